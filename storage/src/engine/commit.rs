@@ -1,0 +1,228 @@
+//! Group commit: concurrent writers share one durability barrier.
+//!
+//! A writer takes a ticket *after* its write completed and waits until a sync that started
+//! after that ticket was issued has finished. One flusher thread runs the syncs back to back,
+//! so every sync covers all writes that finished while the previous one was running.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use tokio::sync::watch;
+
+use crate::error::{Error, Result};
+
+/// A sync function: makes all completed writes durable.
+pub(crate) type SyncFn = Box<dyn Fn() -> Result<()> + Send + Sync>;
+
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    /// Every ticket up to this one is durable.
+    durable: u64,
+    /// The last failed sync covered tickets up to this one (and above `durable`).
+    failed: u64,
+    error: Option<Arc<str>>,
+}
+
+#[derive(Debug, Default)]
+struct Requests {
+    requested: u64,
+    shutdown: bool,
+}
+
+struct Shared {
+    issued: AtomicU64,
+    requests: Mutex<Requests>,
+    wake: Condvar,
+    progress: watch::Sender<Progress>,
+}
+
+/// The group-commit coordinator; dropping it stops the flusher thread after a final sync.
+pub(crate) struct GroupCommit {
+    shared: Arc<Shared>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit")
+            .field("issued", &self.shared.issued.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl GroupCommit {
+    /// Starts the flusher thread.
+    pub(crate) fn start(sync: SyncFn) -> Result<Self> {
+        let shared = Arc::new(Shared {
+            issued: AtomicU64::new(0),
+            requests: Mutex::new(Requests::default()),
+            wake: Condvar::new(),
+            progress: watch::channel(Progress::default()).0,
+        });
+        let flusher = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("hubgate-flush".into())
+                .spawn(move || run_flusher(&shared, &sync))?
+        };
+        Ok(Self {
+            shared,
+            flusher: Some(flusher),
+        })
+    }
+
+    /// Takes a ticket for a write that has just completed.
+    pub(crate) fn ticket(&self) -> u64 {
+        self.shared.issued.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Waits until the write behind `ticket` is durable.
+    pub(crate) async fn wait(&self, ticket: u64) -> Result<()> {
+        let mut progress = self.shared.progress.subscribe();
+        {
+            let mut requests = self
+                .shared
+                .requests
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if requests.requested < ticket {
+                requests.requested = ticket;
+                self.shared.wake.notify_one();
+            }
+        }
+        loop {
+            {
+                let p = progress.borrow_and_update();
+                if p.durable >= ticket {
+                    return Ok(());
+                }
+                if p.failed >= ticket {
+                    let reason = p.error.as_deref().unwrap_or("sync failed");
+                    return Err(Error::Io(std::io::Error::other(reason.to_owned())));
+                }
+            }
+            if progress.changed().await.is_err() {
+                return Err(Error::Closed);
+            }
+        }
+    }
+
+    /// Syncs everything written so far and waits for it.
+    pub(crate) async fn sync_all(&self) -> Result<()> {
+        let ticket = self.ticket();
+        self.wait(ticket).await
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        {
+            let mut requests = self
+                .shared
+                .requests
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            requests.shutdown = true;
+            self.shared.wake.notify_one();
+        }
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+    }
+}
+
+fn run_flusher(shared: &Shared, sync: &SyncFn) {
+    let mut durable = 0u64;
+    loop {
+        let shutdown = {
+            let mut requests = shared
+                .requests
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            while requests.requested <= durable && !requests.shutdown {
+                requests = shared
+                    .wake
+                    .wait(requests)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            requests.shutdown
+        };
+        // Every ticket issued up to here belongs to a write that completed before this sync
+        // starts, so the sync covers it.
+        let target = shared.issued.load(Ordering::SeqCst);
+        match sync() {
+            Ok(()) => {
+                durable = target;
+                shared.progress.send_modify(|p| p.durable = target);
+            }
+            Err(error) => {
+                tracing::error!(%error, "durability sync failed");
+                let message: Arc<str> = Arc::from(error.to_string());
+                shared.progress.send_modify(|p| {
+                    p.failed = target;
+                    p.error = Some(message);
+                });
+                // Do not spin on a persistent failure: the failed waiters have been answered,
+                // and the next request retries.
+                durable = durable.max(target);
+            }
+        }
+        if shutdown {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_waiters_share_syncs() {
+        let syncs = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&syncs);
+        let gc = Arc::new(
+            GroupCommit::start(Box::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+                Ok(())
+            }))
+            .unwrap(),
+        );
+        let mut tasks = Vec::new();
+        for _ in 0..200 {
+            let gc = Arc::clone(&gc);
+            tasks.push(tokio::spawn(async move {
+                let t = gc.ticket();
+                gc.wait(t).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let n = syncs.load(Ordering::SeqCst);
+        assert!((1..200).contains(&n), "200 waiters took {n} syncs");
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_fails_its_waiters_and_the_next_one_retries() {
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = Arc::clone(&fail);
+        let gc = GroupCommit::start(Box::new(move || {
+            if flag.load(Ordering::SeqCst) {
+                Err(Error::Io(std::io::Error::other("disk gone")))
+            } else {
+                Ok(())
+            }
+        }))
+        .unwrap();
+        let t = gc.ticket();
+        assert!(matches!(gc.wait(t).await, Err(Error::Io(_))));
+        fail.store(false, Ordering::SeqCst);
+        let t = gc.ticket();
+        gc.wait(t).await.unwrap();
+    }
+}

@@ -1,0 +1,769 @@
+//! The engine: everything about the log that does not depend on where bytes are kept.
+//!
+//! It assigns offsets, validates appends, decides what readers may see, waits for durability
+//! (group commit), answers time lookups, applies retention and holds committed group offsets
+//! in memory; a [`Backend`] persists. The sled and in-memory engines are this type over their
+//! backends, so both behave the same by construction and the conformance suite checks the
+//! backends.
+
+pub(crate) mod backend;
+mod commit;
+mod notify;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use crate::batch::{Limits, RecordBatch};
+use crate::error::{Error, Result};
+use crate::hub::{
+    CleanupPolicy, HubConfig, HubInfo, HubName, HubUpdate, PartitionId, PartitionState,
+    TimestampPolicy,
+};
+use crate::log::{
+    Appended, Capabilities, CommittedOffset, Durability, GroupOffsets, Log, ReadBatches,
+    RetentionReport, TimeQuery, TimestampOffset,
+};
+use crate::record::Offset;
+use backend::{Backend, BatchSummary, PartitionMeta, PartitionStore, TimeSeek};
+use commit::GroupCommit;
+use notify::Watermarks;
+
+/// Bytes read per step while scanning for a timestamp.
+const TIME_SCAN_BYTES: usize = 1 << 20;
+/// Batch summaries fetched per step during retention.
+const RETENTION_STEP: usize = 512;
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves consistent data behind (every update is
+    // a single assignment after the backend write succeeded), so poisoning is ignored.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A partition's persistent state plus what readers may see of it.
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    meta: PartitionMeta,
+    /// Readers see offsets below this; under strict durability it trails `next_offset` until
+    /// the append is synced.
+    high_watermark: Offset,
+}
+
+impl Tail {
+    fn state(&self) -> PartitionState {
+        PartitionState {
+            log_start: self.meta.log_start,
+            high_watermark: self.high_watermark,
+            last_append_ms: self.meta.last_append_ms,
+            stored_bytes: self.meta.stored_bytes,
+        }
+    }
+}
+
+struct PartitionEntry<P> {
+    id: PartitionId,
+    store: P,
+    /// Serialises writers of this partition. std Mutex: held only around synchronous backend
+    /// calls, never across an `.await`.
+    tail: Mutex<Tail>,
+}
+
+struct HubEntry<P> {
+    info: RwLock<HubInfo>,
+    partitions: RwLock<Vec<Arc<PartitionEntry<P>>>>,
+    deleted: AtomicBool,
+}
+
+type HubRef<P> = Arc<HubEntry<P>>;
+type PartitionRef<P> = Arc<PartitionEntry<P>>;
+/// A partition with the hub it belongs to.
+type Located<P> = (HubRef<P>, PartitionRef<P>);
+type Committed = BTreeMap<(String, PartitionId), CommittedOffset>;
+
+/// A [`Log`] and [`GroupOffsets`] implementation over a [`Backend`].
+pub(crate) struct Engine<B: Backend> {
+    backend: Arc<B>,
+    hubs: RwLock<BTreeMap<HubName, Arc<HubEntry<B::Partition>>>>,
+    committed: RwLock<Committed>,
+    /// Serialises hub creation, deletion and updates.
+    admin: Mutex<()>,
+    watermarks: Watermarks,
+    group_commit: Option<GroupCommit>,
+    limits: Limits,
+}
+
+impl<B: Backend> std::fmt::Debug for Engine<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("backend", &self.backend)
+            .field("group_commit", &self.group_commit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> Engine<B> {
+    /// Loads everything the backend holds and starts group commit when `durability` asks for it
+    /// and the backend is durable.
+    pub(crate) fn open(backend: B, durability: Durability) -> Result<Self> {
+        let backend = Arc::new(backend);
+        let (loaded, offsets) = backend.load()?;
+        let mut hubs = BTreeMap::new();
+        for hub in loaded {
+            let partitions = hub
+                .partitions
+                .into_iter()
+                .enumerate()
+                .map(|(index, (store, meta))| {
+                    Arc::new(PartitionEntry {
+                        id: PartitionId::new(hub.info.name.clone(), index as u32),
+                        store,
+                        // Everything that was persisted is durable now.
+                        tail: Mutex::new(Tail {
+                            meta,
+                            high_watermark: meta.next_offset,
+                        }),
+                    })
+                })
+                .collect();
+            hubs.insert(
+                hub.info.name.clone(),
+                Arc::new(HubEntry {
+                    info: RwLock::new(hub.info),
+                    partitions: RwLock::new(partitions),
+                    deleted: AtomicBool::new(false),
+                }),
+            );
+        }
+        let committed = offsets
+            .into_iter()
+            .map(|(group, partition, offset)| ((group, partition), offset))
+            .collect();
+        let group_commit = if durability == Durability::Strict && backend.capabilities().durable {
+            let syncer = Arc::clone(&backend);
+            Some(GroupCommit::start(Box::new(move || syncer.sync()))?)
+        } else {
+            None
+        };
+        Ok(Self {
+            backend,
+            hubs: RwLock::new(hubs),
+            committed: RwLock::new(committed),
+            admin: Mutex::new(()),
+            watermarks: Watermarks::default(),
+            group_commit,
+            limits: Limits {
+                max_batch_bytes: usize::MAX,
+                ..Limits::default()
+            },
+        })
+    }
+
+    fn hub_entry(&self, name: &HubName) -> Result<Arc<HubEntry<B::Partition>>> {
+        self.hubs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchHub(name.to_string()))
+    }
+
+    fn partition_entry(&self, id: &PartitionId) -> Result<Located<B::Partition>> {
+        let hub = self.hub_entry(&id.hub)?;
+        let partition = hub
+            .partitions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id.index as usize)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchPartition {
+                hub: id.hub.to_string(),
+                partition: id.index,
+            })?;
+        Ok((hub, partition))
+    }
+
+    async fn durable(&self) -> Result<()> {
+        match &self.group_commit {
+            Some(gc) => gc.sync_all().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Scans stored batches from `start` for the first record at or after `log_start` that
+    /// `matches`, skipping batches whose max timestamp is below `min_timestamp`.
+    fn scan_records(
+        &self,
+        partition: &PartitionEntry<B::Partition>,
+        start: Offset,
+        tail: &Tail,
+        min_timestamp: i64,
+        matches: impl Fn(i64) -> bool,
+    ) -> Result<Option<TimestampOffset>> {
+        let mut from = start.max(tail.meta.log_start);
+        while from < tail.high_watermark {
+            let batches = partition
+                .store
+                .read(from, tail.high_watermark, TIME_SCAN_BYTES)?;
+            let Some(last) = batches.last() else {
+                break;
+            };
+            from = last.last_offset() + 1;
+            for batch in &batches {
+                if batch.header().max_timestamp < min_timestamp {
+                    continue;
+                }
+                for record in batch.records(&self.limits)? {
+                    if record.offset >= tail.meta.log_start
+                        && record.offset < tail.high_watermark
+                        && matches(record.timestamp)
+                    {
+                        return Ok(Some(TimestampOffset {
+                            offset: record.offset,
+                            timestamp: record.timestamp,
+                        }));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The largest timestamp among the batches still readable, by summaries.
+    fn max_readable_timestamp(
+        &self,
+        partition: &PartitionEntry<B::Partition>,
+        tail: &Tail,
+    ) -> Result<Option<(Offset, i64)>> {
+        let mut best: Option<(Offset, i64)> = None;
+        let mut from = tail.meta.log_start;
+        loop {
+            let summaries = partition.store.summaries(from, RETENTION_STEP)?;
+            let Some(last) = summaries.last() else {
+                break;
+            };
+            from = last.last + 1;
+            for s in summaries.iter().filter(|s| s.base < tail.high_watermark) {
+                if best.is_none_or(|(_, ts)| s.max_timestamp > ts) {
+                    best = Some((s.base, s.max_timestamp));
+                }
+            }
+            if from >= tail.high_watermark {
+                break;
+            }
+        }
+        Ok(best)
+    }
+
+    /// Moves a partition's log start to `new_start` (never backwards) and frees what lies
+    /// wholly below it.
+    fn truncate(
+        &self,
+        partition: &PartitionEntry<B::Partition>,
+        new_start: Offset,
+    ) -> Result<(Offset, RetentionReport)> {
+        let mut tail = lock(&partition.tail);
+        if new_start <= tail.meta.log_start {
+            return Ok((tail.meta.log_start, RetentionReport::default()));
+        }
+        let mut meta = tail.meta;
+        meta.log_start = new_start.min(tail.high_watermark);
+        let report = partition.store.truncate_front(&mut meta)?;
+        tail.meta = meta;
+        Ok((meta.log_start, report))
+    }
+
+    /// Where retention moves a partition's log start, or `None` if nothing expires.
+    fn retention_point(
+        partition: &PartitionEntry<B::Partition>,
+        config: &HubConfig,
+        now_ms: i64,
+    ) -> Result<Option<Offset>> {
+        let tail = *lock(&partition.tail);
+        let cutoff = config
+            .retention
+            .map(|r| now_ms.saturating_sub(r.as_millis() as i64));
+        let mut remaining = tail.meta.stored_bytes;
+        let mut new_start = None;
+        let mut from = tail.meta.log_start;
+        'scan: while from < tail.high_watermark {
+            let summaries: Vec<BatchSummary> = partition.store.summaries(from, RETENTION_STEP)?;
+            if summaries.is_empty() {
+                break;
+            }
+            for s in summaries {
+                if s.base >= tail.high_watermark {
+                    break 'scan;
+                }
+                let expired = cutoff.is_some_and(|c| s.max_timestamp < c);
+                let oversized = config.retention_bytes.is_some_and(|max| remaining > max);
+                if !(expired || oversized) {
+                    break 'scan;
+                }
+                remaining = remaining.saturating_sub(s.len);
+                new_start = Some(s.last + 1);
+                from = s.last + 1;
+            }
+        }
+        Ok(new_start)
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Log for Engine<B> {
+    fn capabilities(&self) -> Capabilities {
+        self.backend.capabilities()
+    }
+
+    async fn create_hub(&self, name: &HubName, config: HubConfig) -> Result<HubInfo> {
+        config.validate()?;
+        let info = {
+            let _admin = lock(&self.admin);
+            if self
+                .hubs
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains_key(name)
+            {
+                return Err(Error::HubExists(name.to_string()));
+            }
+            let stores = self.backend.create_partitions(name, 0, config.partitions)?;
+            let info = HubInfo {
+                name: name.clone(),
+                config,
+                created_at_ms: now_ms(),
+            };
+            self.backend.save_hub(&info)?;
+            let partitions = stores
+                .into_iter()
+                .enumerate()
+                .map(|(index, store)| {
+                    Arc::new(PartitionEntry {
+                        id: PartitionId::new(name.clone(), index as u32),
+                        store,
+                        tail: Mutex::new(Tail {
+                            meta: PartitionMeta::default(),
+                            high_watermark: 0,
+                        }),
+                    })
+                })
+                .collect();
+            self.hubs
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(
+                    name.clone(),
+                    Arc::new(HubEntry {
+                        info: RwLock::new(info.clone()),
+                        partitions: RwLock::new(partitions),
+                        deleted: AtomicBool::new(false),
+                    }),
+                );
+            info
+        };
+        self.durable().await?;
+        Ok(info)
+    }
+
+    async fn delete_hub(&self, name: &HubName) -> Result<()> {
+        {
+            let _admin = lock(&self.admin);
+            let hub = self.hub_entry(name)?;
+            hub.deleted.store(true, Ordering::SeqCst);
+            // Wait for in-flight appends: they hold the partition lock while writing.
+            for partition in hub
+                .partitions
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+            {
+                drop(lock(&partition.tail));
+            }
+            let info = hub
+                .info
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            self.backend.remove_hub(&info)?;
+            self.hubs
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(name);
+            let stale: Vec<(String, PartitionId)> = self
+                .committed
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .keys()
+                .filter(|(_, p)| &p.hub == name)
+                .cloned()
+                .collect();
+            self.backend.remove_offsets(&stale)?;
+            let mut committed = self
+                .committed
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            for key in &stale {
+                committed.remove(key);
+            }
+        }
+        self.watermarks.remove_hub(name);
+        self.durable().await
+    }
+
+    async fn hub(&self, name: &HubName) -> Result<HubInfo> {
+        let hub = self.hub_entry(name)?;
+        let info = hub
+            .info
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        Ok(info)
+    }
+
+    async fn hubs(&self) -> Result<Vec<HubInfo>> {
+        let hubs = self.hubs.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(hubs
+            .values()
+            .map(|h| {
+                h.info
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            })
+            .collect())
+    }
+
+    async fn update_hub(&self, name: &HubName, update: HubUpdate) -> Result<HubInfo> {
+        let info = {
+            let _admin = lock(&self.admin);
+            let hub = self.hub_entry(name)?;
+            let current = hub
+                .info
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            let config = update.apply(&current.config)?;
+            let added = if config.partitions > current.config.partitions {
+                self.backend.create_partitions(
+                    name,
+                    current.config.partitions,
+                    config.partitions,
+                )?
+            } else {
+                Vec::new()
+            };
+            let info = HubInfo { config, ..current };
+            self.backend.save_hub(&info)?;
+            let mut partitions = hub
+                .partitions
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            for store in added {
+                let index = partitions.len() as u32;
+                partitions.push(Arc::new(PartitionEntry {
+                    id: PartitionId::new(name.clone(), index),
+                    store,
+                    tail: Mutex::new(Tail {
+                        meta: PartitionMeta::default(),
+                        high_watermark: 0,
+                    }),
+                }));
+            }
+            *hub.info.write().unwrap_or_else(PoisonError::into_inner) = info.clone();
+            info
+        };
+        self.durable().await?;
+        Ok(info)
+    }
+
+    async fn append(&self, id: &PartitionId, mut batch: RecordBatch) -> Result<Appended> {
+        let (hub, partition) = self.partition_entry(id)?;
+        let config = hub
+            .info
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .config
+            .clone();
+        if batch.len() > config.max_message_bytes as usize {
+            return Err(Error::MessageTooLarge {
+                size: batch.len(),
+                limit: config.max_message_bytes as usize,
+            });
+        }
+        if batch.is_empty() {
+            return Err(crate::batch::CodecError::Inconsistent("a batch must hold records").into());
+        }
+        let now = now_ms();
+        let log_append_time =
+            (config.timestamp_policy == TimestampPolicy::LogAppendTime).then_some(now);
+        let (appended, ticket) = {
+            let mut tail = lock(&partition.tail);
+            if hub.deleted.load(Ordering::SeqCst) {
+                return Err(Error::NoSuchHub(id.hub.to_string()));
+            }
+            let base = tail.meta.next_offset;
+            batch.assign(base, 0);
+            if let Some(ts) = log_append_time {
+                batch.stamp_log_append_time(ts);
+            }
+            let mut meta = tail.meta;
+            meta.next_offset = batch.last_offset() + 1;
+            meta.stored_bytes += batch.len() as u64;
+            meta.last_append_ms = Some(now);
+            let max_ts = batch.header().max_timestamp;
+            let time_entry = (max_ts > meta.max_timestamp).then_some(max_ts);
+            meta.max_timestamp = meta.max_timestamp.max(max_ts);
+            partition.store.append(&batch, &meta, time_entry)?;
+            tail.meta = meta;
+            // Taken under the lock, so tickets follow offset order.
+            let ticket = self.group_commit.as_ref().map(GroupCommit::ticket);
+            if ticket.is_none() {
+                tail.high_watermark = meta.next_offset;
+            }
+            let appended = Appended {
+                base_offset: base,
+                last_offset: batch.last_offset(),
+                log_append_time,
+                log_start: meta.log_start,
+            };
+            (appended, ticket)
+        };
+        if let (Some(gc), Some(ticket)) = (&self.group_commit, ticket) {
+            gc.wait(ticket).await?;
+            let mut tail = lock(&partition.tail);
+            // Every append before this one (in offset order) is covered by the same sync.
+            tail.high_watermark = tail.high_watermark.max(appended.last_offset + 1);
+        }
+        self.watermarks.publish(id, appended.last_offset + 1);
+        Ok(appended)
+    }
+
+    async fn read(&self, id: &PartitionId, from: Offset, max_bytes: usize) -> Result<ReadBatches> {
+        let (_, partition) = self.partition_entry(id)?;
+        let tail = *lock(&partition.tail);
+        if from < tail.meta.log_start || from > tail.high_watermark {
+            return Err(Error::OffsetOutOfRange {
+                requested: from,
+                log_start: tail.meta.log_start,
+                high_watermark: tail.high_watermark,
+            });
+        }
+        let batches = if from == tail.high_watermark {
+            Vec::new()
+        } else {
+            partition.store.read(from, tail.high_watermark, max_bytes)?
+        };
+        Ok(ReadBatches {
+            batches,
+            state: tail.state(),
+        })
+    }
+
+    async fn partition(&self, id: &PartitionId) -> Result<PartitionState> {
+        let (_, partition) = self.partition_entry(id)?;
+        let state = lock(&partition.tail).state();
+        Ok(state)
+    }
+
+    async fn offset_for_timestamp(
+        &self,
+        id: &PartitionId,
+        query: TimeQuery,
+    ) -> Result<Option<TimestampOffset>> {
+        let (_, partition) = self.partition_entry(id)?;
+        let tail = *lock(&partition.tail);
+        if tail.meta.log_start >= tail.high_watermark {
+            return Ok(None);
+        }
+        match query {
+            TimeQuery::AtOrAfter(ts) => {
+                let Some(base) = partition.store.time_seek(TimeSeek::AtOrAfter(ts))? else {
+                    return Ok(None);
+                };
+                self.scan_records(&partition, base, &tail, ts, |t| t >= ts)
+            }
+            TimeQuery::Max => {
+                let seek = partition.store.time_seek(TimeSeek::Max)?;
+                let (base, max) = match seek {
+                    // The batch holding the overall max is still readable.
+                    Some(base) if base >= tail.meta.log_start => (base, tail.meta.max_timestamp),
+                    _ => match self.max_readable_timestamp(&partition, &tail)? {
+                        Some(found) => found,
+                        None => return Ok(None),
+                    },
+                };
+                self.scan_records(&partition, base, &tail, max, |t| t == max)
+            }
+        }
+    }
+
+    async fn delete_records(&self, id: &PartitionId, before: Offset) -> Result<Offset> {
+        let (_, partition) = self.partition_entry(id)?;
+        let high_watermark = lock(&partition.tail).high_watermark;
+        if before < 0 || before > high_watermark {
+            let log_start = lock(&partition.tail).meta.log_start;
+            return Err(Error::OffsetOutOfRange {
+                requested: before,
+                log_start,
+                high_watermark,
+            });
+        }
+        let (start, _) = self.truncate(&partition, before)?;
+        self.durable().await?;
+        Ok(start)
+    }
+
+    async fn wait_for(
+        &self,
+        id: &PartitionId,
+        offset: Offset,
+        deadline: Instant,
+    ) -> Result<PartitionState> {
+        let mut watermark = self.watermarks.subscribe(id);
+        loop {
+            let state = self.partition(id).await?;
+            if state.high_watermark > offset {
+                return Ok(state);
+            }
+            match tokio::time::timeout_at(deadline, watermark.changed()).await {
+                Ok(Ok(())) => {}
+                // Deadline passed, or the hub was deleted (the next lookup reports it).
+                Err(_) => return self.partition(id).await,
+                Ok(Err(_)) => return self.partition(id).await,
+            }
+        }
+    }
+
+    async fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport> {
+        let hubs: Vec<_> = self
+            .hubs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let mut total = RetentionReport::default();
+        for hub in hubs {
+            let config = hub
+                .info
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .config
+                .clone();
+            if config.cleanup_policy == CleanupPolicy::Compact
+                || (config.retention.is_none() && config.retention_bytes.is_none())
+            {
+                continue;
+            }
+            let partitions = hub
+                .partitions
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            for partition in partitions {
+                if let Some(new_start) = Self::retention_point(&partition, &config, now_ms)? {
+                    let (start, report) = self.truncate(&partition, new_start)?;
+                    if report.batches > 0 {
+                        tracing::debug!(partition = %partition.id, log_start = start,
+                            batches = report.batches, bytes = report.bytes, "retention");
+                    }
+                    total.batches += report.batches;
+                    total.bytes += report.bytes;
+                }
+            }
+        }
+        if total.batches > 0 {
+            self.durable().await?;
+        }
+        Ok(total)
+    }
+
+    async fn flush(&self) -> Result<()> {
+        match &self.group_commit {
+            Some(gc) => gc.sync_all().await,
+            None => {
+                let backend = Arc::clone(&self.backend);
+                tokio::task::spawn_blocking(move || backend.sync())
+                    .await
+                    .map_err(|e| Error::Io(std::io::Error::other(e)))?
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<B: Backend> GroupOffsets for Engine<B> {
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &[(PartitionId, CommittedOffset)],
+    ) -> Result<()> {
+        for (partition, _) in offsets {
+            self.partition_entry(partition)?;
+        }
+        {
+            // Writers of the committed map are serialised so the backend write and the map
+            // update happen in the same order.
+            let mut committed = self
+                .committed
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.backend.save_offsets(group, offsets)?;
+            for (partition, offset) in offsets {
+                committed.insert((group.to_owned(), partition.clone()), offset.clone());
+            }
+        }
+        self.durable().await
+    }
+
+    async fn committed_offsets(&self, group: &str) -> Result<Vec<(PartitionId, CommittedOffset)>> {
+        let committed = self
+            .committed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(committed
+            .iter()
+            .filter(|((g, _), _)| g == group)
+            .map(|((_, p), o)| (p.clone(), o.clone()))
+            .collect())
+    }
+
+    async fn offset_groups(&self) -> Result<Vec<String>> {
+        let committed = self
+            .committed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut groups: Vec<String> = committed.keys().map(|(g, _)| g.clone()).collect();
+        groups.dedup();
+        Ok(groups)
+    }
+
+    async fn delete_group_offsets(&self, group: &str) -> Result<()> {
+        {
+            let mut committed = self
+                .committed
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let keys: Vec<_> = committed
+                .keys()
+                .filter(|(g, _)| g == group)
+                .cloned()
+                .collect();
+            self.backend.remove_offsets(&keys)?;
+            for key in &keys {
+                committed.remove(key);
+            }
+        }
+        self.durable().await
+    }
+}

@@ -1,0 +1,41 @@
+//! hubgate's storage: the record model and a partitioned, append-only log.
+//!
+//! # Layout
+//! - [`record`]: [`Record`] and [`Header`], what every front end converts its messages into.
+//! - [`batch`]: Kafka v2 record batches, the one stored format ([`RecordBatch`]).
+//! - [`hub`]: hubs (topics), partitions and their configuration.
+//! - [`log`]: the [`Log`] and [`GroupOffsets`] traits front ends program against.
+//! - `engine`: the one implementation of those traits, over a backend: sled (`sled:PATH`)
+//!   or memory (`memory://`); pick one with [`open`].
+//! - [`spawn_retention`]: the background retention task.
+//!
+//! Data flow: a front end builds or receives a [`RecordBatch`], calls [`Log::append`] (offsets
+//! assigned, one atomic write, group-commit fsync under [`Durability::Strict`]), and readers
+//! call [`Log::read`] / [`Log::wait_for`], which return the stored batches without re-encoding.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
+
+pub mod batch;
+mod engine;
+mod error;
+pub mod hub;
+pub mod log;
+mod memory;
+mod open;
+pub mod record;
+mod retention;
+mod sled;
+
+pub use batch::{Compression, EncodeOptions, Limits, RecordBatch, TimestampType};
+pub use error::{Error, Result};
+pub use hub::{
+    CleanupPolicy, HubConfig, HubInfo, HubName, HubUpdate, PartitionId, PartitionState,
+    TimestampPolicy,
+};
+pub use log::{
+    Appended, Capabilities, CommittedOffset, Durability, GroupOffsets, Log, ReadBatches,
+    RetentionReport, SharedStorage, Storage, TimeQuery, TimestampOffset,
+};
+pub use open::{StorageConfig, StorageUrl, open};
+pub use record::{Header, Offset, Record};
+pub use retention::spawn_retention;

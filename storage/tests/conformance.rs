@@ -1,0 +1,679 @@
+//! The storage conformance suite: every case runs against every engine, chosen by URL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hubgate_storage::{
+    CleanupPolicy, CommittedOffset, EncodeOptions, Error, Header, HubConfig, HubName, HubUpdate,
+    PartitionId, Record, RecordBatch, SharedStorage, StorageConfig, StorageUrl, TimeQuery,
+    TimestampPolicy, TimestampType, open,
+};
+use tempfile::TempDir;
+use tokio::time::Instant;
+
+/// An opened engine and whatever keeps its files alive.
+struct Fixture {
+    log: SharedStorage,
+    dir: Option<TempDir>,
+}
+
+impl Fixture {
+    fn memory() -> Self {
+        let config = StorageConfig::new(StorageUrl::Memory);
+        Self {
+            log: open(&config).unwrap(),
+            dir: None,
+        }
+    }
+
+    fn sled() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StorageConfig::new(StorageUrl::Sled(dir.path().join("data")));
+        Self {
+            log: open(&config).unwrap(),
+            dir: Some(dir),
+        }
+    }
+
+    /// Closes and reopens the same storage; `None` for engines that do not persist.
+    fn reopen(self) -> Option<Self> {
+        let dir = self.dir?;
+        drop(self.log);
+        let config = StorageConfig::new(StorageUrl::Sled(dir.path().join("data")));
+        Some(Self {
+            log: open(&config).unwrap(),
+            dir: Some(dir),
+        })
+    }
+}
+
+fn hub(name: &str) -> HubName {
+    HubName::new(name).unwrap()
+}
+
+fn pid(name: &str, index: u32) -> PartitionId {
+    PartitionId::new(hub(name), index)
+}
+
+fn record(i: i64, ts: i64) -> Record {
+    Record {
+        offset: i,
+        timestamp: ts,
+        key: (i % 3 != 0).then(|| Bytes::from(format!("key-{i}"))),
+        value: Some(Bytes::from(format!("value-{i}"))),
+        headers: vec![
+            Header::new("h", Some(Bytes::from_static(b"1"))),
+            Header::new("h", None),
+            Header::new("n", Some(Bytes::from(i.to_string()))),
+        ],
+    }
+}
+
+/// A batch of `n` records with the given timestamps (relative offsets 0..n).
+fn batch_with(timestamps: &[i64]) -> RecordBatch {
+    let records: Vec<Record> = timestamps
+        .iter()
+        .enumerate()
+        .map(|(i, ts)| record(i as i64, *ts))
+        .collect();
+    RecordBatch::encode(&records, &EncodeOptions::default()).unwrap()
+}
+
+fn batch(n: usize) -> RecordBatch {
+    batch_with(&vec![1_000; n])
+}
+
+async fn create(log: &SharedStorage, name: &str, partitions: u32) {
+    let config = HubConfig {
+        partitions,
+        ..HubConfig::default()
+    };
+    log.create_hub(&hub(name), config).await.unwrap();
+}
+
+async fn hub_lifecycle(f: Fixture) {
+    let log = &f.log;
+    create(log, "orders", 3).await;
+    let info = log.hub(&hub("orders")).await.unwrap();
+    assert_eq!(info.config.partitions, 3);
+    assert!(info.created_at_ms > 1_600_000_000_000);
+    assert!(matches!(
+        log.create_hub(&hub("orders"), HubConfig::default()).await,
+        Err(Error::HubExists(_))
+    ));
+    create(log, "audit", 1).await;
+    let names: Vec<String> = log
+        .hubs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.name.to_string())
+        .collect();
+    assert_eq!(names, ["audit", "orders"]);
+    let bad = HubConfig {
+        partitions: 0,
+        ..HubConfig::default()
+    };
+    assert!(matches!(
+        log.create_hub(&hub("bad"), bad).await,
+        Err(Error::InvalidConfig(_))
+    ));
+    log.delete_hub(&hub("orders")).await.unwrap();
+    assert!(matches!(
+        log.hub(&hub("orders")).await,
+        Err(Error::NoSuchHub(_))
+    ));
+    assert!(matches!(
+        log.delete_hub(&hub("orders")).await,
+        Err(Error::NoSuchHub(_))
+    ));
+    assert!(matches!(
+        log.append(&pid("orders", 0), batch(1)).await,
+        Err(Error::NoSuchHub(_))
+    ));
+    // A recreated hub starts empty.
+    create(log, "orders", 1).await;
+    let state = log.partition(&pid("orders", 0)).await.unwrap();
+    assert_eq!((state.log_start, state.high_watermark), (0, 0));
+}
+
+async fn append_assigns_contiguous_offsets(f: Fixture) {
+    let log = &f.log;
+    create(log, "h", 2).await;
+    let p = pid("h", 1);
+    let a = log.append(&p, batch(3)).await.unwrap();
+    let b = log.append(&p, batch(5)).await.unwrap();
+    assert_eq!((a.base_offset, a.last_offset), (0, 2));
+    assert_eq!((b.base_offset, b.last_offset), (3, 7));
+    assert_eq!(a.log_append_time, None);
+    let state = log.partition(&p).await.unwrap();
+    assert_eq!((state.log_start, state.high_watermark), (0, 8));
+    assert!(state.last_append_ms.is_some());
+    assert_eq!(state.stored_bytes, (batch(3).len() + batch(5).len()) as u64);
+    // The other partition is untouched.
+    let other = log.partition(&pid("h", 0)).await.unwrap();
+    assert_eq!(other.high_watermark, 0);
+    assert_eq!(other.last_append_ms, None);
+    assert!(matches!(
+        log.append(&pid("h", 2), batch(1)).await,
+        Err(Error::NoSuchPartition { partition: 2, .. })
+    ));
+}
+
+async fn read_returns_stored_records(f: Fixture) {
+    let log = &f.log;
+    create(log, "h", 1).await;
+    let p = pid("h", 0);
+    let sent = batch_with(&[10, 30, 20]);
+    let expected = sent.records(&Default::default()).unwrap();
+    log.append(&p, sent).await.unwrap();
+    log.append(&p, batch(2)).await.unwrap();
+
+    let read = log.read(&p, 0, 1 << 20).await.unwrap();
+    assert_eq!(read.batches.len(), 2);
+    assert_eq!(read.state.high_watermark, 5);
+    let got = read.batches[0].records(&Default::default()).unwrap();
+    assert_eq!(
+        got, expected,
+        "offsets, timestamps, keys, values and headers survive"
+    );
+    let second = read.batches[1].records(&Default::default()).unwrap();
+    assert_eq!(second.iter().map(|r| r.offset).collect::<Vec<_>>(), [3, 4]);
+    for b in &read.batches {
+        b.verify_crc().unwrap();
+    }
+
+    // A mid-batch offset returns the containing batch.
+    let mid = log.read(&p, 1, 1 << 20).await.unwrap();
+    assert_eq!(mid.batches[0].base_offset(), 0);
+    let mid = log.read(&p, 4, 1 << 20).await.unwrap();
+    assert_eq!(mid.batches.len(), 1);
+    assert_eq!(mid.batches[0].base_offset(), 3);
+
+    // At the high watermark: nothing yet. Above it: out of range.
+    assert!(log.read(&p, 5, 1 << 20).await.unwrap().batches.is_empty());
+    assert!(matches!(
+        log.read(&p, 6, 1 << 20).await,
+        Err(Error::OffsetOutOfRange {
+            requested: 6,
+            log_start: 0,
+            high_watermark: 5
+        })
+    ));
+    assert!(matches!(
+        log.read(&p, -1, 1).await,
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+}
+
+async fn read_honours_max_bytes(f: Fixture) {
+    let log = &f.log;
+    create(log, "h", 1).await;
+    let p = pid("h", 0);
+    for _ in 0..10 {
+        log.append(&p, batch(10)).await.unwrap();
+    }
+    let one = batch(10).len();
+    // Always at least one batch, even if it is larger than max_bytes.
+    assert_eq!(log.read(&p, 0, 1).await.unwrap().batches.len(), 1);
+    assert_eq!(log.read(&p, 0, one).await.unwrap().batches.len(), 1);
+    assert_eq!(log.read(&p, 0, one + 1).await.unwrap().batches.len(), 2);
+    assert_eq!(log.read(&p, 0, usize::MAX).await.unwrap().batches.len(), 10);
+}
+
+async fn limits_and_timestamp_policy(f: Fixture) {
+    let log = &f.log;
+    let config = HubConfig {
+        partitions: 1,
+        max_message_bytes: 200,
+        timestamp_policy: TimestampPolicy::LogAppendTime,
+        ..HubConfig::default()
+    };
+    log.create_hub(&hub("h"), config).await.unwrap();
+    let p = pid("h", 0);
+    let big = batch(10);
+    assert!(big.len() > 200);
+    assert!(matches!(
+        log.append(&p, big).await,
+        Err(Error::MessageTooLarge { limit: 200, .. })
+    ));
+    let appended = log.append(&p, batch_with(&[5])).await.unwrap();
+    let stamped = appended.log_append_time.unwrap();
+    assert!(stamped > 1_600_000_000_000);
+    let read = log.read(&p, 0, 1 << 20).await.unwrap();
+    let stored = &read.batches[0];
+    stored.verify_crc().unwrap();
+    assert_eq!(
+        stored.header().timestamp_type(),
+        TimestampType::LogAppendTime
+    );
+    assert_eq!(
+        stored.records(&Default::default()).unwrap()[0].timestamp,
+        stamped
+    );
+    // Nothing was stored by the refused append.
+    assert_eq!(read.state.high_watermark, 1);
+}
+
+async fn update_hub_adds_partitions(f: Fixture) {
+    let log = &f.log;
+    create(log, "h", 2).await;
+    assert!(matches!(
+        log.append(&pid("h", 3), batch(1)).await,
+        Err(Error::NoSuchPartition { .. })
+    ));
+    let update = HubUpdate {
+        partitions: Some(4),
+        retention: Some(Some(Duration::from_secs(60))),
+        cleanup_policy: Some(CleanupPolicy::Compact),
+        ..HubUpdate::default()
+    };
+    let info = log.update_hub(&hub("h"), update).await.unwrap();
+    assert_eq!(info.config.partitions, 4);
+    assert_eq!(info.config.retention, Some(Duration::from_secs(60)));
+    assert_eq!(log.hub(&hub("h")).await.unwrap(), info);
+    assert_eq!(
+        log.append(&pid("h", 3), batch(1))
+            .await
+            .unwrap()
+            .base_offset,
+        0
+    );
+    let shrink = HubUpdate {
+        partitions: Some(1),
+        ..HubUpdate::default()
+    };
+    assert!(matches!(
+        log.update_hub(&hub("h"), shrink).await,
+        Err(Error::InvalidConfig(_))
+    ));
+    assert!(matches!(
+        log.update_hub(&hub("nope"), HubUpdate::default()).await,
+        Err(Error::NoSuchHub(_))
+    ));
+}
+
+async fn offsets_by_timestamp(f: Fixture) {
+    let log = &f.log;
+    create(log, "h", 1).await;
+    let p = pid("h", 0);
+    assert_eq!(
+        log.offset_for_timestamp(&p, TimeQuery::AtOrAfter(0))
+            .await
+            .unwrap(),
+        None
+    );
+    // Offsets 0..=2, 3..=4, 5..=7; timestamps are not monotonic across batches.
+    log.append(&p, batch_with(&[100, 300, 200])).await.unwrap();
+    log.append(&p, batch_with(&[150, 160])).await.unwrap();
+    log.append(&p, batch_with(&[400, 390, 500])).await.unwrap();
+    let find = |ts| {
+        let log = Arc::clone(log);
+        let p = p.clone();
+        async move {
+            log.offset_for_timestamp(&p, TimeQuery::AtOrAfter(ts))
+                .await
+                .unwrap()
+                .map(|t| (t.offset, t.timestamp))
+        }
+    };
+    assert_eq!(find(0).await, Some((0, 100)));
+    assert_eq!(find(100).await, Some((0, 100)));
+    assert_eq!(find(101).await, Some((1, 300)));
+    assert_eq!(find(300).await, Some((1, 300)));
+    assert_eq!(find(301).await, Some((5, 400)));
+    assert_eq!(find(450).await, Some((7, 500)));
+    assert_eq!(find(501).await, None);
+    let max = log
+        .offset_for_timestamp(&p, TimeQuery::Max)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((max.offset, max.timestamp), (7, 500));
+
+    // After the first batch is deleted, lookups only see what is left.
+    log.delete_records(&p, 3).await.unwrap();
+    assert_eq!(find(0).await, Some((3, 150)));
+    assert_eq!(find(155).await, Some((4, 160)));
+    assert_eq!(find(161).await, Some((5, 400)));
+    // Deleting mid-batch hides the records below the new start.
+    log.delete_records(&p, 6).await.unwrap();
+    assert_eq!(find(0).await, Some((6, 390)));
+    let max = log
+        .offset_for_timestamp(&p, TimeQuery::Max)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((max.offset, max.timestamp), (7, 500));
+}
+
+async fn delete_records_moves_log_start(f: Fixture) {
+    let log = &f.log;
+    create(log, "h", 1).await;
+    let p = pid("h", 0);
+    for _ in 0..4 {
+        log.append(&p, batch(5)).await.unwrap();
+    }
+    let before = log.partition(&p).await.unwrap().stored_bytes;
+    assert_eq!(log.delete_records(&p, 7).await.unwrap(), 7);
+    let state = log.partition(&p).await.unwrap();
+    assert_eq!((state.log_start, state.high_watermark), (7, 20));
+    // Only the first batch (0..=4) lies wholly below 7 and is freed.
+    assert_eq!(state.stored_bytes, before - batch(5).len() as u64);
+    assert!(matches!(
+        log.read(&p, 6, 1 << 20).await,
+        Err(Error::OffsetOutOfRange { log_start: 7, .. })
+    ));
+    let read = log.read(&p, 7, 1 << 20).await.unwrap();
+    assert_eq!(
+        read.batches[0].base_offset(),
+        5,
+        "the containing batch is still served"
+    );
+    // Never backwards; never past the high watermark.
+    assert_eq!(log.delete_records(&p, 2).await.unwrap(), 7);
+    assert!(matches!(
+        log.delete_records(&p, 21).await,
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(log.delete_records(&p, 20).await.unwrap(), 20);
+    let state = log.partition(&p).await.unwrap();
+    assert!(state.is_empty());
+    assert_eq!(state.stored_bytes, 0);
+    assert!(log.read(&p, 20, 1 << 20).await.unwrap().batches.is_empty());
+    // Appends continue after the deleted range.
+    assert_eq!(log.append(&p, batch(1)).await.unwrap().base_offset, 20);
+}
+
+async fn retention_by_time_and_size(f: Fixture) {
+    let log = &f.log;
+    let timed = HubConfig {
+        partitions: 1,
+        retention: Some(Duration::from_secs(10)),
+        ..HubConfig::default()
+    };
+    log.create_hub(&hub("timed"), timed).await.unwrap();
+    let sized = HubConfig {
+        partitions: 1,
+        retention: None,
+        retention_bytes: Some(batch(4).len() as u64 * 2),
+        ..HubConfig::default()
+    };
+    log.create_hub(&hub("sized"), sized).await.unwrap();
+    let compacted = HubConfig {
+        partitions: 1,
+        retention: Some(Duration::from_secs(1)),
+        cleanup_policy: CleanupPolicy::Compact,
+        ..HubConfig::default()
+    };
+    log.create_hub(&hub("compacted"), compacted).await.unwrap();
+
+    let t = pid("timed", 0);
+    log.append(&t, batch_with(&[1_000, 2_000])).await.unwrap(); // 0..=1
+    log.append(&t, batch_with(&[5_000])).await.unwrap(); // 2
+    log.append(&t, batch_with(&[3_000, 20_000])).await.unwrap(); // 3..=4
+    let s = pid("sized", 0);
+    for _ in 0..5 {
+        log.append(&s, batch(4)).await.unwrap();
+    }
+    log.append(&pid("compacted", 0), batch_with(&[1]))
+        .await
+        .unwrap();
+
+    // At now = 12_000 the cutoff is 2_000; a batch goes only when its max is older.
+    let report = log.enforce_retention(12_000).await.unwrap();
+    assert_eq!(
+        log.partition(&t).await.unwrap().log_start,
+        0,
+        "max 2_000 is not older than 2_000"
+    );
+    // Size: 5 batches, limit 2 batches → 3 deleted.
+    let sized_state = log.partition(&s).await.unwrap();
+    assert_eq!(sized_state.log_start, 12);
+    assert_eq!(sized_state.stored_bytes, batch(4).len() as u64 * 2);
+    assert_eq!(report.batches, 3);
+
+    log.enforce_retention(15_001).await.unwrap();
+    // Cutoff 5_001: batches with max 2_000 and 5_000 go; the last (max 20_000) stays.
+    let state = log.partition(&t).await.unwrap();
+    assert_eq!((state.log_start, state.high_watermark), (3, 5));
+    assert!(matches!(
+        log.read(&t, 2, 1).await,
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+
+    log.enforce_retention(i64::MAX).await.unwrap();
+    let state = log.partition(&t).await.unwrap();
+    assert!(state.is_empty());
+    assert_eq!(state.stored_bytes, 0);
+    // Compacted hubs are not subject to deletion.
+    assert_eq!(
+        log.partition(&pid("compacted", 0)).await.unwrap().log_start,
+        0
+    );
+}
+
+async fn wait_for_is_woken_by_appends(f: Fixture) {
+    let log = &f.log;
+    create(log, "h", 1).await;
+    let p = pid("h", 0);
+    // Nothing arrives: returns at the deadline with nothing new.
+    let state = log
+        .wait_for(&p, 0, Instant::now() + Duration::from_millis(30))
+        .await
+        .unwrap();
+    assert_eq!(state.high_watermark, 0);
+
+    let waiter = {
+        let log = Arc::clone(log);
+        let p = p.clone();
+        tokio::spawn(async move {
+            log.wait_for(&p, 0, Instant::now() + Duration::from_secs(30))
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished());
+    log.append(&p, batch(2)).await.unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the waiter was not woken by the append")
+        .unwrap();
+    assert_eq!(state.high_watermark, 2);
+    // Already readable: returns at once.
+    let state = log
+        .wait_for(&p, 1, Instant::now() + Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(state.high_watermark, 2);
+    // A deleted hub wakes its waiters with an error.
+    let waiter = {
+        let log = Arc::clone(log);
+        let p = p.clone();
+        tokio::spawn(async move {
+            log.wait_for(&p, 5, Instant::now() + Duration::from_secs(30))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    log.delete_hub(&hub("h")).await.unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(result, Err(Error::NoSuchHub(_))));
+}
+
+async fn concurrent_appends_are_dense(f: Fixture) {
+    let log = &f.log;
+    create(log, "h", 1).await;
+    let p = pid("h", 0);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let log = Arc::clone(log);
+        let p = p.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..25 {
+                let a = log.append(&p, batch(3)).await.unwrap();
+                got.push((a.base_offset, a.last_offset));
+            }
+            got
+        }));
+    }
+    let mut ranges = Vec::new();
+    for t in tasks {
+        ranges.extend(t.await.unwrap());
+    }
+    ranges.sort();
+    for (i, (base, last)) in ranges.iter().enumerate() {
+        assert_eq!((*base, *last), (i as i64 * 3, i as i64 * 3 + 2));
+    }
+    let read = log.read(&p, 0, usize::MAX).await.unwrap();
+    assert_eq!(read.batches.len(), 200);
+    assert_eq!(read.state.high_watermark, 600);
+}
+
+async fn group_offsets(f: Fixture) {
+    let log = &f.log;
+    create(log, "a", 2).await;
+    create(log, "b", 1).await;
+    let at = |offset, epoch: Option<i32>, meta: &str| CommittedOffset {
+        offset,
+        leader_epoch: epoch,
+        metadata: meta.into(),
+        committed_at_ms: 42,
+    };
+    log.commit_offsets(
+        "g1",
+        &[
+            (pid("a", 0), at(5, Some(3), "m")),
+            (pid("b", 0), at(7, None, "")),
+        ],
+    )
+    .await
+    .unwrap();
+    log.commit_offsets("g2", &[(pid("a", 1), at(1, None, "x"))])
+        .await
+        .unwrap();
+    log.commit_offsets("g1", &[(pid("a", 0), at(6, Some(4), "m2"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        log.committed_offsets("g1").await.unwrap(),
+        [
+            (pid("a", 0), at(6, Some(4), "m2")),
+            (pid("b", 0), at(7, None, ""))
+        ]
+    );
+    assert_eq!(log.offset_groups().await.unwrap(), ["g1", "g2"]);
+    assert!(matches!(
+        log.commit_offsets("g1", &[(pid("a", 9), at(1, None, ""))])
+            .await,
+        Err(Error::NoSuchPartition { .. })
+    ));
+    log.delete_hub(&hub("b")).await.unwrap();
+    assert_eq!(
+        log.committed_offsets("g1").await.unwrap(),
+        [(pid("a", 0), at(6, Some(4), "m2"))]
+    );
+    log.delete_group_offsets("g2").await.unwrap();
+    assert_eq!(log.offset_groups().await.unwrap(), ["g1"]);
+    assert!(log.committed_offsets("g2").await.unwrap().is_empty());
+}
+
+async fn state_survives_reopen(f: Fixture) {
+    let log = &f.log;
+    create(log, "h", 2).await;
+    let p = pid("h", 1);
+    let sent = batch_with(&[7, 9]);
+    let expected = sent.records(&Default::default()).unwrap();
+    log.append(&p, sent).await.unwrap();
+    log.append(&p, batch_with(&[11, 12, 13])).await.unwrap();
+    log.delete_records(&p, 1).await.unwrap();
+    log.commit_offsets(
+        "g",
+        &[(
+            p.clone(),
+            CommittedOffset {
+                offset: 4,
+                leader_epoch: Some(0),
+                metadata: "m".into(),
+                committed_at_ms: 1,
+            },
+        )],
+    )
+    .await
+    .unwrap();
+    let before = log.partition(&p).await.unwrap();
+    let info = log.hub(&hub("h")).await.unwrap();
+    let Some(f) = f.reopen() else {
+        return; // not a persistent engine
+    };
+    let log = &f.log;
+    assert_eq!(log.hub(&hub("h")).await.unwrap(), info);
+    assert_eq!(log.partition(&p).await.unwrap(), before);
+    let read = log.read(&p, 1, 1 << 20).await.unwrap();
+    assert_eq!(
+        read.batches[0].records(&Default::default()).unwrap(),
+        expected
+    );
+    assert_eq!(log.committed_offsets("g").await.unwrap()[0].1.offset, 4);
+    assert_eq!(
+        log.offset_for_timestamp(&p, TimeQuery::AtOrAfter(10))
+            .await
+            .unwrap()
+            .map(|t| t.offset),
+        Some(2)
+    );
+    assert_eq!(log.append(&p, batch(1)).await.unwrap().base_offset, 5);
+}
+
+#[tokio::test]
+async fn a_locked_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StorageConfig::new(StorageUrl::Sled(dir.path().to_path_buf()));
+    let first = open(&config).unwrap();
+    assert!(matches!(open(&config), Err(Error::Locked { .. })));
+    drop(first);
+    open(&config).unwrap();
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Fixture::memory()).await;
+                }
+            )*
+        }
+        mod sled {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Fixture::sled()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    hub_lifecycle,
+    append_assigns_contiguous_offsets,
+    read_returns_stored_records,
+    read_honours_max_bytes,
+    limits_and_timestamp_policy,
+    update_hub_adds_partitions,
+    offsets_by_timestamp,
+    delete_records_moves_log_start,
+    retention_by_time_and_size,
+    wait_for_is_woken_by_appends,
+    concurrent_appends_are_dense,
+    group_offsets,
+    state_survives_reopen,
+);
