@@ -1,0 +1,45 @@
+//! Connection plumbing and small shared helpers for hubgate's front ends (Kafka, AMQP 1.0, HTTPS).
+//!
+//! # Layout
+//!
+//! - [`listener`]: the one accept loop every front end runs: connection cap, `TCP_NODELAY`, TLS
+//!   handshake with a timeout, one tracing span per connection, and graceful shutdown with a
+//!   drain deadline. Front ends supply only a per-connection handler.
+//! - [`tls`]: loads a PEM certificate chain and private key into a rustls `ServerConfig` (ring
+//!   provider, optional ALPN) and wraps it in a [`TlsAcceptor`].
+//! - [`limits`]: checks for lengths and counts the peer controls, and the gateway-wide defaults.
+//! - [`partition_key`]: the Event Hubs partition-key hash (Jenkins lookup3 `hashlittle2`) and the
+//!   round-robin choice for keyless sends.
+//! - [`error`]: the crate-wide [`Error`] and [`Result`].
+//!
+//! # Data flow
+//!
+//! ```text
+//! gateway: bind TcpListener ──┐
+//!          tls::load_server_config → tls::acceptor ──┴─▶ Listener::{plain, tls}
+//! front end: serve(listener, ..) ──▶ listener::serve(listener, ListenerConfig, shutdown, handler)
+//!     per connection: semaphore permit → accept → TCP_NODELAY → [TLS handshake ≤ timeout]
+//!                     → span "conn" {proto, peer, tls} → handler(Connection, shutdown.child_token())
+//! ```
+//!
+//! The caller binds the socket, so tests pass a listener bound to `127.0.0.1:0`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod limits;
+pub mod listener;
+pub mod partition_key;
+pub mod tls;
+
+pub use error::{Error, Result};
+pub use limits::{LimitError, Limits, checked_len, checked_len_u64};
+pub use listener::{Connection, Listener, ListenerConfig, Stream, serve};
+pub use partition_key::{RoundRobin, partition_for_hash, partition_for_key, partition_hash};
+pub use tls::{TlsError, acceptor, load_server_config};
+
+/// Re-exported so front ends and the gateway name the same token type as [`serve`].
+pub use tokio_util::sync::CancellationToken;
+
+/// Re-exported so callers of [`Listener::tls`] need not match the tokio-rustls version.
+pub use tokio_rustls::TlsAcceptor;
