@@ -1,0 +1,107 @@
+//! Command-line interface. Every `serve` option can also come from an environment variable
+//! (`HUBGATE_…`) or the TOML config file; flags win over the environment, which wins over the
+//! file. Options are `Option`s here so that the file can fill in what neither set.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// hubgate: an Event Hubs-like gateway speaking Kafka, AMQP 1.0 and HTTPS over one
+/// partitioned log.
+#[derive(Debug, Parser)]
+#[command(name = "hubgate", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Log output format.
+    #[arg(
+        long,
+        value_enum,
+        env = "HUBGATE_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub(crate) log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Runs the gateway until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// When appends are acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DurabilityArg {
+    /// After the data is fsynced (group commit).
+    Strict,
+    /// Before the fsync; sled flushes every 500 ms. A crash can lose acknowledged records.
+    Relaxed,
+}
+
+/// Options of `hubgate serve`.
+#[derive(Debug, Args, Default)]
+pub(crate) struct ServeArgs {
+    /// TOML config file (options, hubs, TLS). Flags and environment variables override it.
+    #[arg(long, env = "HUBGATE_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Data directory of the embedded sled storage [default: ./hubgate-data].
+    #[arg(long, env = "HUBGATE_DATA_DIR", value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+
+    /// Storage URL: `sled:PATH` or `memory://`; overrides --data-dir.
+    #[arg(long, env = "HUBGATE_STORAGE", value_name = "URL")]
+    pub(crate) storage: Option<String>,
+
+    /// When produce/send requests are acknowledged [default: strict].
+    #[arg(long, value_enum, env = "HUBGATE_DURABILITY")]
+    pub(crate) durability: Option<DurabilityArg>,
+
+    /// sled page cache in MiB [default: 256].
+    #[arg(long, env = "HUBGATE_CACHE_MB", value_name = "MIB")]
+    pub(crate) cache_mb: Option<u64>,
+
+    /// Kafka listener address, or `off` [default: 127.0.0.1:9092].
+    #[arg(long, env = "HUBGATE_KAFKA_LISTEN", value_name = "ADDR")]
+    pub(crate) kafka_listen: Option<String>,
+
+    /// AMQP 1.0 listener address, or `off` [default: 127.0.0.1:5672].
+    #[arg(long, env = "HUBGATE_AMQP_LISTEN", value_name = "ADDR")]
+    pub(crate) amqp_listen: Option<String>,
+
+    /// HTTP(S) listener address, or `off` [default: 127.0.0.1:8080].
+    #[arg(long, env = "HUBGATE_HTTP_LISTEN", value_name = "ADDR")]
+    pub(crate) http_listen: Option<String>,
+
+    /// Partitions of auto-created hubs [default: 4].
+    #[arg(long, env = "HUBGATE_DEFAULT_PARTITIONS", value_name = "N")]
+    pub(crate) default_partitions: Option<u32>,
+
+    /// Do not create hubs on first use; unknown hubs are refused.
+    #[arg(long, env = "HUBGATE_NO_AUTO_CREATE")]
+    pub(crate) no_auto_create: bool,
+
+    /// Seconds between retention passes [default: 60].
+    #[arg(long, env = "HUBGATE_RETENTION_INTERVAL_SECS", value_name = "SECS")]
+    pub(crate) retention_interval_secs: Option<u64>,
+
+    /// Seconds in-flight requests get to finish on shutdown [default: 5].
+    #[arg(long, env = "HUBGATE_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
+    pub(crate) shutdown_grace_secs: Option<u64>,
+
+    /// Allow listening on non-loopback addresses without any access policy.
+    #[arg(long, env = "HUBGATE_INSECURE")]
+    pub(crate) insecure: bool,
+}

@@ -1,0 +1,358 @@
+//! The TOML config file and the resolved, validated settings `serve` runs with.
+//!
+//! ```toml
+//! data_dir = "/var/lib/hubgate"
+//! durability = "strict"          # or "relaxed"
+//! kafka_listen = "127.0.0.1:9092"
+//! amqp_listen = "off"
+//!
+//! [hubs.orders]
+//! partitions = 8
+//! retention_ms = 86400000        # -1 keeps records forever
+//! retention_bytes = 1073741824   # -1 (default) is unbounded
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hubgate_storage::{
+    CleanupPolicy, Durability, HubConfig, HubName, StorageConfig, StorageUrl, TimestampPolicy,
+};
+use serde::Deserialize;
+
+use crate::cli::{DurabilityArg, ServeArgs};
+
+/// A configuration problem, reported in one line before anything is bound or opened.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What the config file may hold; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    data_dir: Option<PathBuf>,
+    storage: Option<String>,
+    durability: Option<DurabilityArg>,
+    cache_mb: Option<u64>,
+    kafka_listen: Option<String>,
+    amqp_listen: Option<String>,
+    http_listen: Option<String>,
+    default_partitions: Option<u32>,
+    auto_create: Option<bool>,
+    retention_interval_secs: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+    insecure: Option<bool>,
+    hubs: BTreeMap<String, HubSpec>,
+}
+
+/// A hub declared in the config file. Names follow Kafka's topic configs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct HubSpec {
+    partitions: Option<u32>,
+    retention_ms: Option<i64>,
+    retention_bytes: Option<i64>,
+    cleanup_policy: Option<CleanupPolicy>,
+    timestamp_policy: Option<TimestampPolicy>,
+    max_message_bytes: Option<u32>,
+}
+
+/// A listener: an address, or turned off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listen {
+    Off,
+    On(SocketAddr),
+}
+
+/// Everything `serve` needs, validated.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) storage: StorageConfig,
+    pub(crate) kafka: Listen,
+    pub(crate) amqp: Listen,
+    pub(crate) http: Listen,
+    pub(crate) default_partitions: u32,
+    pub(crate) auto_create: bool,
+    pub(crate) retention_interval: Duration,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) hubs: Vec<(HubName, HubConfig)>,
+}
+
+impl FileConfig {
+    pub(crate) fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })
+    }
+}
+
+fn listen(name: &str, value: Option<String>, default: &str) -> Result<Listen, ConfigError> {
+    let value = value.unwrap_or_else(|| default.to_owned());
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(Listen::Off);
+    }
+    value
+        .parse()
+        .map(Listen::On)
+        .map_err(|_| ConfigError::Invalid(format!("{name}: `{value}` is not HOST:PORT or `off`")))
+}
+
+fn hub_config(
+    name: &str,
+    spec: HubSpec,
+    default_partitions: u32,
+) -> Result<HubConfig, ConfigError> {
+    let defaults = HubConfig::default();
+    let invalid = |what: &str| ConfigError::Invalid(format!("hub `{name}`: {what}"));
+    let retention = match spec.retention_ms {
+        None => defaults.retention,
+        Some(-1) => None,
+        Some(ms) if ms > 0 => Some(Duration::from_millis(ms as u64)),
+        Some(_) => return Err(invalid("retention_ms must be positive or -1")),
+    };
+    let retention_bytes = match spec.retention_bytes {
+        None | Some(-1) => None,
+        Some(b) if b > 0 => Some(b as u64),
+        Some(_) => return Err(invalid("retention_bytes must be positive or -1")),
+    };
+    let config = HubConfig {
+        partitions: spec.partitions.unwrap_or(default_partitions),
+        retention,
+        retention_bytes,
+        cleanup_policy: spec.cleanup_policy.unwrap_or(defaults.cleanup_policy),
+        timestamp_policy: spec.timestamp_policy.unwrap_or(defaults.timestamp_policy),
+        max_message_bytes: spec.max_message_bytes.unwrap_or(defaults.max_message_bytes),
+    };
+    config.validate().map_err(|e| invalid(&e.to_string()))?;
+    Ok(config)
+}
+
+impl Settings {
+    /// Layers flags/environment over the file over the defaults, and validates the result.
+    pub(crate) fn resolve(args: ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let url = match args.storage.or(file.storage) {
+            Some(url) => url
+                .parse::<StorageUrl>()
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            None => StorageUrl::Sled(
+                args.data_dir
+                    .or(file.data_dir)
+                    .unwrap_or_else(|| PathBuf::from("./hubgate-data")),
+            ),
+        };
+        let durability = match args.durability.or(file.durability) {
+            Some(DurabilityArg::Relaxed) => Durability::Relaxed,
+            Some(DurabilityArg::Strict) | None => Durability::Strict,
+        };
+        let cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(256);
+        if cache_mb == 0 {
+            return Err(ConfigError::Invalid("cache_mb must be at least 1".into()));
+        }
+        let mut storage = StorageConfig::new(url);
+        storage.durability = durability;
+        storage.cache_capacity = cache_mb.saturating_mul(1 << 20);
+
+        let default_partitions = args
+            .default_partitions
+            .or(file.default_partitions)
+            .unwrap_or(4);
+        if default_partitions == 0 || default_partitions > hubgate_storage::hub::MAX_PARTITIONS {
+            return Err(ConfigError::Invalid(format!(
+                "default_partitions must be between 1 and {}",
+                hubgate_storage::hub::MAX_PARTITIONS
+            )));
+        }
+        let retention_interval = args
+            .retention_interval_secs
+            .or(file.retention_interval_secs)
+            .unwrap_or(60);
+        if retention_interval == 0 {
+            return Err(ConfigError::Invalid(
+                "retention_interval_secs must be at least 1".into(),
+            ));
+        }
+        let mut hubs = Vec::with_capacity(file.hubs.len());
+        for (name, spec) in file.hubs {
+            let hub =
+                HubName::new(name.clone()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            hubs.push((hub, hub_config(&name, spec, default_partitions)?));
+        }
+        let settings = Self {
+            storage,
+            kafka: listen(
+                "kafka_listen",
+                args.kafka_listen.or(file.kafka_listen),
+                "127.0.0.1:9092",
+            )?,
+            amqp: listen(
+                "amqp_listen",
+                args.amqp_listen.or(file.amqp_listen),
+                "127.0.0.1:5672",
+            )?,
+            http: listen(
+                "http_listen",
+                args.http_listen.or(file.http_listen),
+                "127.0.0.1:8080",
+            )?,
+            default_partitions,
+            auto_create: !(args.no_auto_create || file.auto_create == Some(false)),
+            retention_interval: Duration::from_secs(retention_interval),
+            shutdown_grace: Duration::from_secs(
+                args.shutdown_grace_secs
+                    .or(file.shutdown_grace_secs)
+                    .unwrap_or(5),
+            ),
+            hubs,
+        };
+        // No access policies exist yet, so every listener is open: keep it on loopback unless
+        // the operator says otherwise.
+        let insecure = args.insecure || file.insecure == Some(true);
+        for (name, listen) in [
+            ("kafka", settings.kafka),
+            ("amqp", settings.amqp),
+            ("http", settings.http),
+        ] {
+            if let Listen::On(addr) = listen
+                && !addr.ip().is_loopback()
+                && !insecure
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} listener {addr} is not a loopback address and no access policy is configured; pass --insecure to allow it"
+                )));
+            }
+        }
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(s.storage.url, StorageUrl::Sled("./hubgate-data".into()));
+        assert_eq!(s.storage.durability, Durability::Strict);
+        assert_eq!(s.kafka, Listen::On("127.0.0.1:9092".parse().unwrap()));
+        assert_eq!(s.amqp, Listen::On("127.0.0.1:5672".parse().unwrap()));
+        assert_eq!(s.http, Listen::On("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(s.default_partitions, 4);
+        assert!(s.auto_create);
+        assert!(s.hubs.is_empty());
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let file = write(
+            r#"
+            data_dir = "/srv/from-file"
+            durability = "relaxed"
+            kafka_listen = "127.0.0.1:1111"
+            amqp_listen = "off"
+            default_partitions = 2
+            auto_create = false
+
+            [hubs.orders]
+            partitions = 8
+            retention_ms = -1
+            retention_bytes = 1000
+
+            [hubs.audit]
+            cleanup_policy = "compact"
+            "#,
+        );
+        let args = ServeArgs {
+            config: Some(file.path().to_owned()),
+            kafka_listen: Some("127.0.0.1:2222".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args).unwrap();
+        assert_eq!(s.storage.url, StorageUrl::Sled("/srv/from-file".into()));
+        assert_eq!(s.storage.durability, Durability::Relaxed);
+        assert_eq!(s.kafka, Listen::On("127.0.0.1:2222".parse().unwrap()));
+        assert_eq!(s.amqp, Listen::Off);
+        assert!(!s.auto_create);
+        let hubs: BTreeMap<_, _> = s
+            .hubs
+            .into_iter()
+            .map(|(n, c)| (n.to_string(), c))
+            .collect();
+        assert_eq!(hubs["orders"].partitions, 8);
+        assert_eq!(hubs["orders"].retention, None);
+        assert_eq!(hubs["orders"].retention_bytes, Some(1000));
+        assert_eq!(
+            hubs["audit"].partitions, 2,
+            "default_partitions applies to declared hubs"
+        );
+        assert_eq!(hubs["audit"].cleanup_policy, CleanupPolicy::Compact);
+    }
+
+    #[test]
+    fn invalid_configs_are_refused_with_a_reason() {
+        let cases = [
+            ("unknown_key = 1", "unknown field"),
+            ("kafka_listen = \"nonsense\"", "kafka_listen"),
+            ("[hubs.\"bad name\"]", "invalid hub name"),
+            ("[hubs.x]\npartitions = 0", "partitions"),
+            ("[hubs.x]\nretention_ms = 0", "retention_ms"),
+            ("default_partitions = 0", "default_partitions"),
+            ("storage = \"ftp://x\"", "unsupported storage URL"),
+            ("kafka_listen = \"0.0.0.0:9092\"", "--insecure"),
+        ];
+        for (text, expected) in cases {
+            let file = write(text);
+            let args = ServeArgs {
+                config: Some(file.path().to_owned()),
+                ..ServeArgs::default()
+            };
+            let error = Settings::resolve(args).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+        let args = ServeArgs {
+            config: Some("/nonexistent/hubgate.toml".into()),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            Settings::resolve(args),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn insecure_allows_non_loopback_listeners() {
+        let args = ServeArgs {
+            kafka_listen: Some("0.0.0.0:9092".into()),
+            insecure: true,
+            ..ServeArgs::default()
+        };
+        assert!(Settings::resolve(args).is_ok());
+    }
+}

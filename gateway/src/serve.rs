@@ -1,0 +1,150 @@
+//! `hubgate serve`: opens storage, declares hubs, starts the front ends and background tasks,
+//! and shuts everything down in order on SIGINT/SIGTERM.
+
+use hubgate_storage::{HubUpdate, SharedStorage, spawn_retention};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Listen, Settings};
+
+/// Why `serve` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ServeError {
+    #[error("cannot open storage {url}: {source}")]
+    Storage {
+        url: String,
+        source: hubgate_storage::Error,
+    },
+    #[error("cannot declare hub `{hub}`: {source}")]
+    Hub {
+        hub: String,
+        source: hubgate_storage::Error,
+    },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error("final flush failed: {0}")]
+    Flush(hubgate_storage::Error),
+}
+
+/// Runs the gateway until a shutdown signal, then drains and flushes.
+pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
+    let url = settings.storage.url.to_string();
+    let config = settings.storage.clone();
+    let storage = tokio::task::spawn_blocking(move || hubgate_storage::open(&config))
+        .await
+        .map_err(|e| ServeError::Storage {
+            url: url.clone(),
+            source: hubgate_storage::Error::Io(std::io::Error::other(e)),
+        })?
+        .map_err(|source| ServeError::Storage {
+            url: url.clone(),
+            source,
+        })?;
+    declare_hubs(&storage, &settings).await?;
+
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    tasks.spawn(spawn_retention(
+        storage.clone(),
+        settings.retention_interval,
+        shutdown.child_token(),
+    ));
+    for (protocol, listen) in [
+        ("kafka", settings.kafka),
+        ("amqp", settings.amqp),
+        ("http", settings.http),
+    ] {
+        if let Listen::On(addr) = listen {
+            tracing::warn!(%addr, "the {protocol} front end is not part of this build; its listener is not bound");
+        }
+    }
+    tasks.close();
+    let signals = Signals::install().map_err(ServeError::Signals)?;
+    tracing::info!(
+        storage = %url,
+        durability = ?settings.storage.durability,
+        auto_create = settings.auto_create,
+        default_partitions = settings.default_partitions,
+        "hubgate ready"
+    );
+
+    let signal = signals.recv().await;
+    tracing::info!(
+        signal,
+        "shutting down: no new connections, draining in-flight requests"
+    );
+    shutdown.cancel();
+    if tokio::time::timeout(settings.shutdown_grace, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?settings.shutdown_grace, "tasks still running after the grace period; stopping them");
+    }
+    storage.flush().await.map_err(ServeError::Flush)?;
+    drop(storage);
+    tracing::info!("storage flushed; bye");
+    Ok(())
+}
+
+/// Creates the hubs the config declares, and brings existing ones to the declared settings.
+async fn declare_hubs(storage: &SharedStorage, settings: &Settings) -> Result<(), ServeError> {
+    for (name, config) in &settings.hubs {
+        let failed = |source| ServeError::Hub {
+            hub: name.to_string(),
+            source,
+        };
+        match storage.hub(name).await {
+            Ok(existing) => {
+                let partitions = if config.partitions < existing.config.partitions {
+                    tracing::warn!(hub = %name, configured = config.partitions,
+                        existing = existing.config.partitions,
+                        "partition count cannot shrink; keeping the existing partitions");
+                    None
+                } else {
+                    Some(config.partitions)
+                };
+                let update = HubUpdate {
+                    partitions,
+                    retention: Some(config.retention),
+                    retention_bytes: Some(config.retention_bytes),
+                    cleanup_policy: Some(config.cleanup_policy),
+                    timestamp_policy: Some(config.timestamp_policy),
+                    max_message_bytes: Some(config.max_message_bytes),
+                };
+                storage.update_hub(name, update).await.map_err(failed)?;
+            }
+            Err(hubgate_storage::Error::NoSuchHub(_)) => {
+                storage
+                    .create_hub(name, config.clone())
+                    .await
+                    .map_err(failed)?;
+                tracing::info!(hub = %name, partitions = config.partitions, "created hub");
+            }
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    Ok(())
+}
+
+/// SIGINT and SIGTERM, installed before the gateway says it is ready.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+}
