@@ -1,0 +1,176 @@
+//! Storage benchmark: appends 1 KiB records in batches to a sled log, then reads them back.
+//!
+//! `cargo bench -p hubgate-storage --bench log [-- --mib 256 --inflight 4]`
+//!
+//! For each combination of durability (strict, relaxed), partitions (1, 8) and batch size
+//! (100, 1000 records) it writes `--mib` MiB with `--inflight` concurrent appenders per
+//! partition, reporting MB/s, records/s and append latency percentiles, then reads everything
+//! back in 1 MiB steps, copying the stored batches out as a fetch response would (no
+//! re-encoding).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hubgate_storage::{
+    Durability, EncodeOptions, HubConfig, HubName, PartitionId, Record, RecordBatch, StorageConfig,
+    StorageUrl, open,
+};
+
+const RECORD_BYTES: usize = 1024;
+
+struct Options {
+    mib: usize,
+    inflight: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        mib: 256,
+        inflight: 4,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = args.get(i + 1).and_then(|v| v.parse().ok());
+        match (args[i].as_str(), value) {
+            ("--mib", Some(v)) => options.mib = v,
+            ("--inflight", Some(v)) => options.inflight = v,
+            _ => {} // cargo bench passes `--bench`
+        }
+        i += 1;
+    }
+    options
+}
+
+fn make_batch(records: usize) -> RecordBatch {
+    let value = Bytes::from(vec![b'x'; RECORD_BYTES]);
+    let records: Vec<Record> = (0..records as i64)
+        .map(|i| Record {
+            offset: i,
+            timestamp: 1_700_000_000_000 + i,
+            key: Some(Bytes::from(format!("key-{i}"))),
+            value: Some(value.clone()),
+            headers: Vec::new(),
+        })
+        .collect();
+    RecordBatch::encode(&records, &EncodeOptions::default()).expect("encode")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+async fn run(durability: Durability, partitions: u32, batch_records: usize, o: &Options) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = StorageConfig::new(StorageUrl::Sled(dir.path().join("data")));
+    config.durability = durability;
+    let log = open(&config).expect("open");
+    let hub = HubName::new("bench").expect("name");
+    let hub_config = HubConfig {
+        partitions,
+        retention: None,
+        ..HubConfig::default()
+    };
+    log.create_hub(&hub, hub_config).await.expect("create");
+
+    let batch = make_batch(batch_records);
+    let batch_bytes = batch.len();
+    let total_batches = (o.mib << 20) / batch_bytes;
+    let writers = partitions as usize * o.inflight;
+    let per_writer = total_batches.div_ceil(writers);
+
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let log = Arc::clone(&log);
+        let partition = PartitionId::new(hub.clone(), (w % partitions as usize) as u32);
+        let batch = batch.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_writer);
+            for _ in 0..per_writer {
+                let t = Instant::now();
+                log.append(&partition, batch.clone()).await.expect("append");
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.expect("join"));
+    }
+    let write_time = started.elapsed();
+    latencies.sort();
+    let batches = latencies.len();
+    let bytes = batches * batch_bytes;
+    let records = batches * batch_records;
+
+    // Reading copies every batch into an output buffer, as a fetch response does.
+    let started = Instant::now();
+    let mut read_bytes = 0usize;
+    let mut out = Vec::with_capacity(2 << 20);
+    for index in 0..partitions {
+        let partition = PartitionId::new(hub.clone(), index);
+        let mut next = 0;
+        loop {
+            let read = log.read(&partition, next, 1 << 20).await.expect("read");
+            let Some(last) = read.batches.last() else {
+                break;
+            };
+            next = last.last_offset() + 1;
+            out.clear();
+            for b in &read.batches {
+                out.extend_from_slice(b.as_bytes());
+            }
+            read_bytes += std::hint::black_box(&out).len();
+        }
+    }
+    let read_time = started.elapsed();
+    assert_eq!(read_bytes, bytes, "read back everything written");
+
+    println!(
+        "| {:<7} | {:>2} | {:>5} | {:>8.1} | {:>9.0} | {:>6.2} | {:>6.2} | {:>7.2} | {:>8.1} | {:>9.0} |",
+        format!("{durability:?}").to_lowercase(),
+        partitions,
+        batch_records,
+        bytes as f64 / 1e6 / write_time.as_secs_f64(),
+        records as f64 / write_time.as_secs_f64(),
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(percentile(&latencies, 0.999)),
+        read_bytes as f64 / 1e6 / read_time.as_secs_f64(),
+        records as f64 / read_time.as_secs_f64(),
+    );
+}
+
+fn main() {
+    let o = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "{} MiB per row, 1 KiB records, {} appenders per partition, sled cache 256 MiB\n",
+        o.mib, o.inflight
+    );
+    println!(
+        "| durability | partitions | batch | write MB/s | write rec/s | append p50 ms | p99 ms | p99.9 ms | read MB/s | read rec/s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for durability in [Durability::Strict, Durability::Relaxed] {
+        for partitions in [1, 8] {
+            for batch in [100, 1000] {
+                runtime.block_on(run(durability, partitions, batch, &o));
+            }
+        }
+    }
+}
