@@ -7,6 +7,10 @@
 //! partition, reporting MB/s, records/s and append latency percentiles, then reads everything
 //! back in 1 MiB steps, copying the stored batches out as a fetch response would (no
 //! re-encoding).
+//!
+//! `-- --recovery-mib N` instead measures restart after a crash: a child process (this binary
+//! again) appends N MiB in 1,000-record batches to 8 partitions under strict durability and is
+//! killed with SIGKILL; the bench then times reopening the data directory and the first read.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,12 +26,14 @@ const RECORD_BYTES: usize = 1024;
 struct Options {
     mib: usize,
     inflight: usize,
+    recovery_mib: Option<usize>,
 }
 
 fn options() -> Options {
     let mut options = Options {
         mib: 256,
         inflight: 4,
+        recovery_mib: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -36,6 +42,7 @@ fn options() -> Options {
         match (args[i].as_str(), value) {
             ("--mib", Some(v)) => options.mib = v,
             ("--inflight", Some(v)) => options.inflight = v,
+            ("--recovery-mib", Some(v)) => options.recovery_mib = Some(v),
             _ => {} // cargo bench passes `--bench`
         }
         i += 1;
@@ -152,12 +159,95 @@ async fn run(durability: Durability, partitions: u32, batch_records: usize, o: &
     );
 }
 
+/// Child side of the recovery bench: fill `dir` with `mib` MiB, print `FILLED`, wait to be killed.
+async fn fill(dir: &str, mib: usize) {
+    let log = open(&StorageConfig::new(StorageUrl::Sled(dir.into()))).expect("open");
+    let hub = HubName::new("bench").expect("name");
+    let config = HubConfig {
+        partitions: 8,
+        retention: None,
+        ..HubConfig::default()
+    };
+    log.create_hub(&hub, config).await.expect("create");
+    let batch = make_batch(1000);
+    let per_partition = (mib << 20) / batch.len() / 8;
+    let mut tasks = Vec::new();
+    for index in 0..8 {
+        let (log, batch) = (Arc::clone(&log), batch.clone());
+        let partition = PartitionId::new(hub.clone(), index);
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per_partition {
+                log.append(&partition, batch.clone()).await.expect("append");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join");
+    }
+    println!("FILLED");
+    std::future::pending::<()>().await;
+}
+
+async fn recovery(mib: usize) {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let exe = std::env::current_exe().expect("exe");
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "--fill",
+            data.to_str().expect("utf-8 path"),
+            &mib.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let stdout = child.stdout.take().expect("stdout");
+    let line = std::io::BufReader::new(stdout).lines().next();
+    assert_eq!(line.and_then(Result::ok).as_deref(), Some("FILLED"));
+    let fill_time = started.elapsed();
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+
+    let started = Instant::now();
+    let log = open(&StorageConfig::new(StorageUrl::Sled(data))).expect("reopen");
+    let open_time = started.elapsed();
+    let partition = PartitionId::new(HubName::new("bench").expect("name"), 7);
+    let state = log.partition(&partition).await.expect("partition");
+    let read = log.read(&partition, 0, 1 << 20).await.expect("read");
+    let first_read = started.elapsed();
+    assert!(!read.batches.is_empty());
+    println!(
+        "filled {mib} MiB in {:.1} s ({:.0} MB/s); killed with SIGKILL; reopen {:.0} ms; first read served after {:.0} ms; partition 7 high watermark {}",
+        fill_time.as_secs_f64(),
+        (mib << 20) as f64 / 1e6 / fill_time.as_secs_f64(),
+        ms(open_time),
+        ms(first_read),
+        state.high_watermark
+    );
+}
+
 fn main() {
     let o = options();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--fill") {
+        let dir = args.get(i + 1).expect("--fill DIR MIB");
+        let mib = args
+            .get(i + 2)
+            .and_then(|m| m.parse().ok())
+            .expect("--fill DIR MIB");
+        runtime.block_on(fill(dir, mib));
+        return;
+    }
+    if let Some(mib) = o.recovery_mib {
+        runtime.block_on(recovery(mib));
+        return;
+    }
     println!(
         "{} MiB per row, 1 KiB records, {} appenders per partition, sled cache 256 MiB\n",
         o.mib, o.inflight

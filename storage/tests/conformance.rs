@@ -238,6 +238,8 @@ async fn limits_and_timestamp_policy(f: Fixture) {
         log.append(&p, big).await,
         Err(Error::MessageTooLarge { limit: 200, .. })
     ));
+    let empty = RecordBatch::encode(&[], &EncodeOptions::default()).unwrap();
+    assert!(matches!(log.append(&p, empty).await, Err(Error::Codec(_))));
     let appended = log.append(&p, batch_with(&[5])).await.unwrap();
     let stamped = appended.log_append_time.unwrap();
     assert!(stamped > 1_600_000_000_000);

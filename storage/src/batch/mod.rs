@@ -459,9 +459,10 @@ impl RecordBatch {
         self.bytes.len()
     }
 
-    /// Whether the batch holds no records.
+    /// Whether the batch has no bytes (never true for a parsed batch; see
+    /// [`BatchHeader::record_count`] for the number of records).
     pub fn is_empty(&self) -> bool {
-        self.header.record_count == 0
+        self.bytes.is_empty()
     }
 
     /// Offset of the first record.

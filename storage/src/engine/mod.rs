@@ -500,7 +500,7 @@ impl<B: Backend> Log for Engine<B> {
                 limit: config.max_message_bytes as usize,
             });
         }
-        if batch.is_empty() {
+        if batch.header().record_count == 0 {
             return Err(crate::batch::CodecError::Inconsistent("a batch must hold records").into());
         }
         let now = now_ms();
