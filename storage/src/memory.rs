@@ -10,7 +10,7 @@ use crate::engine::backend::{
 };
 use crate::error::Result;
 use crate::hub::{HubInfo, HubName, PartitionId};
-use crate::log::{Capabilities, CommittedOffset, RetentionReport};
+use crate::log::{CommittedOffset, RetentionReport};
 use crate::record::Offset;
 
 /// Keeps nothing beyond the engine's own maps and the batches below.
@@ -128,15 +128,8 @@ impl PartitionStore for MemoryPartition {
 impl Backend for MemoryBackend {
     type Partition = MemoryPartition;
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            contiguous_offsets: true,
-            delete_records: true,
-            compaction: false,
-            transactions: false,
-            shared: false,
-            durable: false,
-        }
+    fn durable(&self) -> bool {
+        false
     }
 
     fn load(&self) -> Result<Loaded<MemoryPartition>> {

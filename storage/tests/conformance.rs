@@ -456,32 +456,43 @@ async fn retention_by_time_and_size(f: Fixture) {
     );
 }
 
+/// Starts `wait_for(offset)` with a 30 s deadline in a task, and checks it is still waiting.
+async fn spawn_waiter(
+    log: &SharedStorage,
+    p: &PartitionId,
+    offset: i64,
+) -> tokio::task::JoinHandle<hubgate_storage::Result<hubgate_storage::PartitionState>> {
+    let waiter = {
+        let (log, p) = (Arc::clone(log), p.clone());
+        tokio::spawn(async move {
+            log.wait_for(&p, offset, Instant::now() + Duration::from_secs(30))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        !waiter.is_finished(),
+        "the waiter returned before anything happened"
+    );
+    waiter
+}
+
 async fn wait_for_is_woken_by_appends(f: Fixture) {
     let log = &f.log;
     create(log, "h", 1).await;
     let p = pid("h", 0);
     // Nothing arrives: returns at the deadline with nothing new.
-    let state = log
-        .wait_for(&p, 0, Instant::now() + Duration::from_millis(30))
-        .await
-        .unwrap();
+    let deadline = Instant::now() + Duration::from_millis(30);
+    let state = log.wait_for(&p, 0, deadline).await.unwrap();
     assert_eq!(state.high_watermark, 0);
+    assert!(Instant::now() >= deadline);
 
-    let waiter = {
-        let log = Arc::clone(log);
-        let p = p.clone();
-        tokio::spawn(async move {
-            log.wait_for(&p, 0, Instant::now() + Duration::from_secs(30))
-                .await
-                .unwrap()
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    assert!(!waiter.is_finished());
+    let waiter = spawn_waiter(log, &p, 0).await;
     log.append(&p, batch(2)).await.unwrap();
     let state = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await
         .expect("the waiter was not woken by the append")
+        .unwrap()
         .unwrap();
     assert_eq!(state.high_watermark, 2);
     // Already readable: returns at once.
@@ -491,21 +502,24 @@ async fn wait_for_is_woken_by_appends(f: Fixture) {
         .unwrap();
     assert_eq!(state.high_watermark, 2);
     // A deleted hub wakes its waiters with an error.
-    let waiter = {
-        let log = Arc::clone(log);
-        let p = p.clone();
-        tokio::spawn(async move {
-            log.wait_for(&p, 5, Instant::now() + Duration::from_secs(30))
-                .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let waiter = spawn_waiter(log, &p, 5).await;
     log.delete_hub(&hub("h")).await.unwrap();
     let result = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await
-        .unwrap()
+        .expect("the waiter was not woken by the deletion")
         .unwrap();
     assert!(matches!(result, Err(Error::NoSuchHub(_))));
+}
+
+async fn capabilities_describe_the_engine(f: Fixture) {
+    let caps = f.log.capabilities();
+    assert!(caps.contiguous_offsets && caps.delete_records);
+    assert!(!caps.compaction && !caps.transactions && !caps.shared);
+    assert_eq!(
+        caps.durable,
+        f.dir.is_some(),
+        "only the sled engine persists"
+    );
 }
 
 async fn concurrent_appends_are_dense(f: Fixture) {
@@ -675,6 +689,7 @@ conformance!(
     delete_records_moves_log_start,
     retention_by_time_and_size,
     wait_for_is_woken_by_appends,
+    capabilities_describe_the_engine,
     concurrent_appends_are_dense,
     group_offsets,
     state_survives_reopen,

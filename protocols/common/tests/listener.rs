@@ -1,5 +1,9 @@
 //! The shared accept loop over plain TCP: connection cap, shutdown and drain, robustness.
 
+mod support;
+
+use support::expect_closed;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -46,21 +50,6 @@ async fn greeting(client: &mut TcpStream, within: Duration) -> Option<u8> {
         Ok(Err(error)) => panic!("connection failed instead of greeting: {error}"),
         Err(_elapsed) => None,
     }
-}
-
-/// Reads until EOF or a reset, failing the test if neither comes within `within`.
-async fn expect_closed(client: &mut TcpStream, within: Duration) {
-    let mut buf = [0u8; 64];
-    let closed = timeout(within, async {
-        loop {
-            match client.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "connection still open after {within:?}");
 }
 
 #[tokio::test]

@@ -1,6 +1,10 @@
 //! The shared accept loop over TLS, with a certificate generated for the test and loaded from
 //! PEM files through `load_server_config`.
 
+mod support;
+
+use support::expect_closed;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -87,21 +91,6 @@ async fn echo(mut conn: Connection) {
             }
         }
     }
-}
-
-/// Reads until EOF or a reset, failing the test if neither comes within `within`.
-async fn expect_closed(client: &mut TcpStream, within: Duration) {
-    let mut buf = [0u8; 256];
-    let closed = timeout(within, async {
-        loop {
-            match client.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "connection still open after {within:?}");
 }
 
 #[tokio::test]

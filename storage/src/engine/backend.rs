@@ -7,7 +7,7 @@ use std::fmt;
 use crate::batch::RecordBatch;
 use crate::error::Result;
 use crate::hub::{HubInfo, HubName, PartitionId};
-use crate::log::{Capabilities, CommittedOffset, RetentionReport};
+use crate::log::{CommittedOffset, RetentionReport};
 use crate::record::Offset;
 
 /// The persistent state of a partition, written atomically with every change to it.
@@ -150,8 +150,8 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// The backend's partition store.
     type Partition: PartitionStore;
 
-    /// What the backend offers.
-    fn capabilities(&self) -> Capabilities;
+    /// Whether completed writes survive a crash once [`Backend::sync`] returns.
+    fn durable(&self) -> bool;
 
     /// Every hub with its partitions, and every committed offset, as persisted.
     fn load(&self) -> Result<Loaded<Self::Partition>>;

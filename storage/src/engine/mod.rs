@@ -12,7 +12,7 @@ mod notify;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -45,10 +45,18 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+// A panic while holding one of these locks leaves consistent data behind (every update is a
+// single assignment after the backend write succeeded), so poisoning is ignored.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these locks leaves consistent data behind (every update is
-    // a single assignment after the backend write succeeded), so poisoning is ignored.
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A partition's persistent state plus what readers may see of it.
@@ -149,7 +157,7 @@ impl<B: Backend> Engine<B> {
             .into_iter()
             .map(|(group, partition, offset)| ((group, partition), offset))
             .collect();
-        let group_commit = if durability == Durability::Strict && backend.capabilities().durable {
+        let group_commit = if durability == Durability::Strict && backend.durable() {
             let syncer = Arc::clone(&backend);
             Some(GroupCommit::start(Box::new(move || syncer.sync()))?)
         } else {
@@ -170,9 +178,7 @@ impl<B: Backend> Engine<B> {
     }
 
     fn hub_entry(&self, name: &HubName) -> Result<Arc<HubEntry<B::Partition>>> {
-        self.hubs
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        read(&self.hubs)
             .get(name)
             .cloned()
             .ok_or_else(|| Error::NoSuchHub(name.to_string()))
@@ -180,10 +186,7 @@ impl<B: Backend> Engine<B> {
 
     fn partition_entry(&self, id: &PartitionId) -> Result<Located<B::Partition>> {
         let hub = self.hub_entry(&id.hub)?;
-        let partition = hub
-            .partitions
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        let partition = read(&hub.partitions)
             .get(id.index as usize)
             .cloned()
             .ok_or_else(|| Error::NoSuchPartition {
@@ -322,19 +325,22 @@ impl<B: Backend> Engine<B> {
 #[async_trait]
 impl<B: Backend> Log for Engine<B> {
     fn capabilities(&self) -> Capabilities {
-        self.backend.capabilities()
+        // What the engine implements, the same over every backend.
+        Capabilities {
+            contiguous_offsets: true,
+            delete_records: true,
+            compaction: false,
+            transactions: false,
+            shared: false,
+            durable: self.backend.durable(),
+        }
     }
 
     async fn create_hub(&self, name: &HubName, config: HubConfig) -> Result<HubInfo> {
         config.validate()?;
         let info = {
             let _admin = lock(&self.admin);
-            if self
-                .hubs
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains_key(name)
-            {
+            if read(&self.hubs).contains_key(name) {
                 return Err(Error::HubExists(name.to_string()));
             }
             let stores = self.backend.create_partitions(name, 0, config.partitions)?;
@@ -358,17 +364,14 @@ impl<B: Backend> Log for Engine<B> {
                     })
                 })
                 .collect();
-            self.hubs
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(
-                    name.clone(),
-                    Arc::new(HubEntry {
-                        info: RwLock::new(info.clone()),
-                        partitions: RwLock::new(partitions),
-                        deleted: AtomicBool::new(false),
-                    }),
-                );
+            write(&self.hubs).insert(
+                name.clone(),
+                Arc::new(HubEntry {
+                    info: RwLock::new(info.clone()),
+                    partitions: RwLock::new(partitions),
+                    deleted: AtomicBool::new(false),
+                }),
+            );
             info
         };
         self.durable().await?;
@@ -381,37 +384,19 @@ impl<B: Backend> Log for Engine<B> {
             let hub = self.hub_entry(name)?;
             hub.deleted.store(true, Ordering::SeqCst);
             // Wait for in-flight appends: they hold the partition lock while writing.
-            for partition in hub
-                .partitions
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .iter()
-            {
+            for partition in read(&hub.partitions).iter() {
                 drop(lock(&partition.tail));
             }
-            let info = hub
-                .info
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
+            let info = read(&hub.info).clone();
             self.backend.remove_hub(&info)?;
-            self.hubs
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(name);
-            let stale: Vec<(String, PartitionId)> = self
-                .committed
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
+            write(&self.hubs).remove(name);
+            let stale: Vec<(String, PartitionId)> = read(&self.committed)
                 .keys()
                 .filter(|(_, p)| &p.hub == name)
                 .cloned()
                 .collect();
             self.backend.remove_offsets(&stale)?;
-            let mut committed = self
-                .committed
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut committed = write(&self.committed);
             for key in &stale {
                 committed.remove(key);
             }
@@ -422,36 +407,20 @@ impl<B: Backend> Log for Engine<B> {
 
     async fn hub(&self, name: &HubName) -> Result<HubInfo> {
         let hub = self.hub_entry(name)?;
-        let info = hub
-            .info
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let info = read(&hub.info).clone();
         Ok(info)
     }
 
     async fn hubs(&self) -> Result<Vec<HubInfo>> {
-        let hubs = self.hubs.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(hubs
-            .values()
-            .map(|h| {
-                h.info
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone()
-            })
-            .collect())
+        let hubs = read(&self.hubs);
+        Ok(hubs.values().map(|h| read(&h.info).clone()).collect())
     }
 
     async fn update_hub(&self, name: &HubName, update: HubUpdate) -> Result<HubInfo> {
         let info = {
             let _admin = lock(&self.admin);
             let hub = self.hub_entry(name)?;
-            let current = hub
-                .info
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
+            let current = read(&hub.info).clone();
             let config = update.apply(&current.config)?;
             let added = if config.partitions > current.config.partitions {
                 self.backend.create_partitions(
@@ -464,10 +433,7 @@ impl<B: Backend> Log for Engine<B> {
             };
             let info = HubInfo { config, ..current };
             self.backend.save_hub(&info)?;
-            let mut partitions = hub
-                .partitions
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut partitions = write(&hub.partitions);
             for store in added {
                 let index = partitions.len() as u32;
                 partitions.push(Arc::new(PartitionEntry {
@@ -479,7 +445,7 @@ impl<B: Backend> Log for Engine<B> {
                     }),
                 }));
             }
-            *hub.info.write().unwrap_or_else(PoisonError::into_inner) = info.clone();
+            *write(&hub.info) = info.clone();
             info
         };
         self.durable().await?;
@@ -488,12 +454,7 @@ impl<B: Backend> Log for Engine<B> {
 
     async fn append(&self, id: &PartitionId, mut batch: RecordBatch) -> Result<Appended> {
         let (hub, partition) = self.partition_entry(id)?;
-        let config = hub
-            .info
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .config
-            .clone();
+        let config = read(&hub.info).config.clone();
         if batch.len() > config.max_message_bytes as usize {
             return Err(Error::MessageTooLarge {
                 size: batch.len(),
@@ -645,31 +606,16 @@ impl<B: Backend> Log for Engine<B> {
     }
 
     async fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport> {
-        let hubs: Vec<_> = self
-            .hubs
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let hubs: Vec<_> = read(&self.hubs).values().cloned().collect();
         let mut total = RetentionReport::default();
         for hub in hubs {
-            let config = hub
-                .info
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .config
-                .clone();
+            let config = read(&hub.info).config.clone();
             if config.cleanup_policy == CleanupPolicy::Compact
                 || (config.retention.is_none() && config.retention_bytes.is_none())
             {
                 continue;
             }
-            let partitions = hub
-                .partitions
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
+            let partitions = read(&hub.partitions).clone();
             for partition in partitions {
                 if let Some(new_start) = Self::retention_point(&partition, &config, now_ms)? {
                     let (start, report) = self.truncate(&partition, new_start)?;
@@ -714,10 +660,7 @@ impl<B: Backend> GroupOffsets for Engine<B> {
         {
             // Writers of the committed map are serialised so the backend write and the map
             // update happen in the same order.
-            let mut committed = self
-                .committed
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut committed = write(&self.committed);
             self.backend.save_offsets(group, offsets)?;
             for (partition, offset) in offsets {
                 committed.insert((group.to_owned(), partition.clone()), offset.clone());
@@ -727,10 +670,7 @@ impl<B: Backend> GroupOffsets for Engine<B> {
     }
 
     async fn committed_offsets(&self, group: &str) -> Result<Vec<(PartitionId, CommittedOffset)>> {
-        let committed = self
-            .committed
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let committed = read(&self.committed);
         Ok(committed
             .iter()
             .filter(|((g, _), _)| g == group)
@@ -739,10 +679,7 @@ impl<B: Backend> GroupOffsets for Engine<B> {
     }
 
     async fn offset_groups(&self) -> Result<Vec<String>> {
-        let committed = self
-            .committed
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let committed = read(&self.committed);
         let mut groups: Vec<String> = committed.keys().map(|(g, _)| g.clone()).collect();
         groups.dedup();
         Ok(groups)
@@ -750,10 +687,7 @@ impl<B: Backend> GroupOffsets for Engine<B> {
 
     async fn delete_group_offsets(&self, group: &str) -> Result<()> {
         {
-            let mut committed = self
-                .committed
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut committed = write(&self.committed);
             let keys: Vec<_> = committed
                 .keys()
                 .filter(|(g, _)| g == group)

@@ -15,7 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use crate::engine::backend::{Backend, Loaded, LoadedHub, PartitionMeta};
 use crate::error::{Error, Result};
 use crate::hub::{HubInfo, HubName, PartitionId};
-use crate::log::{Capabilities, CommittedOffset};
+use crate::log::CommittedOffset;
 use keys::{PARTITION_TREE_PREFIX, parse_partition_tree, partition_tree};
 pub(crate) use partition::SledPartition;
 
@@ -131,15 +131,8 @@ impl SledBackend {
 impl Backend for SledBackend {
     type Partition = SledPartition;
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            contiguous_offsets: true,
-            delete_records: true,
-            compaction: false,
-            transactions: false,
-            shared: false,
-            durable: true,
-        }
+    fn durable(&self) -> bool {
+        true
     }
 
     fn load(&self) -> Result<Loaded<SledPartition>> {
