@@ -161,7 +161,14 @@ async fn run(durability: Durability, partitions: u32, batch_records: usize, o: &
 
 /// Child side of the recovery bench: fill `dir` with `mib` MiB, print `FILLED`, wait to be killed.
 async fn fill(dir: &str, mib: usize) {
-    let log = open(&StorageConfig::new(StorageUrl::Sled(dir.into()))).expect("open");
+    let mut config = StorageConfig::new(StorageUrl::Sled(dir.into()));
+    if let Some(mb) = std::env::var("HUBGATE_BENCH_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        config.cache_capacity = mb << 20;
+    }
+    let log = open(&config).expect("open");
     let hub = HubName::new("bench").expect("name");
     let config = HubConfig {
         partitions: 8,
@@ -169,7 +176,10 @@ async fn fill(dir: &str, mib: usize) {
         ..HubConfig::default()
     };
     log.create_hub(&hub, config).await.expect("create");
-    let batch = make_batch(1000);
+    let records = std::env::var("HUBGATE_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let batch = make_batch(records.unwrap_or(1000));
     let per_partition = (mib << 20) / batch.len() / 8;
     let mut tasks = Vec::new();
     for index in 0..8 {

@@ -6,7 +6,7 @@
 //! - [`hub`]: hubs (topics), partitions and their configuration.
 //! - [`log`]: the [`Log`] and [`GroupOffsets`] traits front ends program against.
 //! - `engine`: the one implementation of those traits, over a backend: sled (`sled:PATH`)
-//!   or memory (`memory://`); pick one with [`open`].
+//!   or memory (`memory://`); pick one with [`open()`].
 //! - [`spawn_retention`]: the background retention task.
 //!
 //! Data flow: a front end builds or receives a [`RecordBatch`], calls [`Log::append`] (offsets

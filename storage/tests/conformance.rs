@@ -222,6 +222,60 @@ async fn read_honours_max_bytes(f: Fixture) {
     assert_eq!(log.read(&p, 0, usize::MAX).await.unwrap().batches.len(), 10);
 }
 
+async fn large_batches_round_trip(f: Fixture) {
+    let log = &f.log;
+    let config = HubConfig {
+        partitions: 1,
+        max_message_bytes: 4 << 20,
+        ..HubConfig::default()
+    };
+    log.create_hub(&hub("big"), config).await.unwrap();
+    let p = pid("big", 0);
+    // ~1.5 MiB, and one byte past a 64 KiB boundary.
+    let records: Vec<Record> = (0..24)
+        .map(|i| Record {
+            offset: i,
+            timestamp: 1_000 + i,
+            key: None,
+            value: Some(Bytes::from(vec![i as u8; 64 << 10])),
+            headers: Vec::new(),
+        })
+        .collect();
+    let big = RecordBatch::encode(&records, &EncodeOptions::default()).unwrap();
+    assert!(big.len() > 1 << 20);
+    let odd = RecordBatch::encode(
+        &[Record {
+            value: Some(Bytes::from(vec![7u8; (64 << 10) + 1])),
+            ..Record::default()
+        }],
+        &EncodeOptions::default(),
+    )
+    .unwrap();
+    log.append(&p, big.clone()).await.unwrap();
+    log.append(&p, odd.clone()).await.unwrap();
+    log.append(&p, batch(1)).await.unwrap();
+    let read = log.read(&p, 10, usize::MAX).await.unwrap();
+    assert_eq!(read.batches.len(), 3);
+    assert_eq!(
+        read.batches[0].records(&Default::default()).unwrap(),
+        records
+    );
+    read.batches[0].verify_crc().unwrap();
+    assert_eq!(read.batches[1].as_bytes()[12..], odd.as_bytes()[12..]);
+    assert_eq!(read.batches[1].base_offset(), 24);
+    let stored = log.partition(&p).await.unwrap().stored_bytes;
+    assert_eq!(stored, (big.len() + odd.len() + batch(1).len()) as u64);
+    log.delete_records(&p, 25).await.unwrap();
+    assert_eq!(
+        log.partition(&p).await.unwrap().stored_bytes,
+        batch(1).len() as u64
+    );
+    assert_eq!(
+        log.read(&p, 25, 1).await.unwrap().batches[0].base_offset(),
+        25
+    );
+}
+
 async fn limits_and_timestamp_policy(f: Fixture) {
     let log = &f.log;
     let config = HubConfig {
@@ -348,6 +402,25 @@ async fn offsets_by_timestamp(f: Fixture) {
         .unwrap()
         .unwrap();
     assert_eq!((max.offset, max.timestamp), (7, 500));
+
+    // When the record holding the max is deleted from inside its batch, the max of what is
+    // left is found.
+    create(log, "m", 1).await;
+    let m = pid("m", 0);
+    log.append(&m, batch_with(&[500, 100, 200])).await.unwrap(); // 0..=2
+    log.append(&m, batch_with(&[150, 120])).await.unwrap(); // 3..=4
+    log.delete_records(&m, 1).await.unwrap();
+    let max = log
+        .offset_for_timestamp(&m, TimeQuery::Max)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((max.offset, max.timestamp), (2, 200));
+    log.delete_records(&m, 5).await.unwrap();
+    assert_eq!(
+        log.offset_for_timestamp(&m, TimeQuery::Max).await.unwrap(),
+        None
+    );
 }
 
 async fn delete_records_moves_log_start(f: Fixture) {
@@ -683,6 +756,7 @@ conformance!(
     append_assigns_contiguous_offsets,
     read_returns_stored_records,
     read_honours_max_bytes,
+    large_batches_round_trip,
     limits_and_timestamp_policy,
     update_hub_adds_partitions,
     offsets_by_timestamp,

@@ -11,6 +11,7 @@ mod commit;
 mod notify;
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -28,7 +29,7 @@ use crate::log::{
     Appended, Capabilities, CommittedOffset, Durability, GroupOffsets, Log, ReadBatches,
     RetentionReport, TimeQuery, TimestampOffset,
 };
-use crate::record::Offset;
+use crate::record::{Offset, Record};
 use backend::{Backend, BatchSummary, PartitionMeta, PartitionStore, TimeSeek};
 use commit::GroupCommit;
 use notify::Watermarks;
@@ -203,16 +204,17 @@ impl<B: Backend> Engine<B> {
         }
     }
 
-    /// Scans stored batches from `start` for the first record at or after `log_start` that
-    /// `matches`, skipping batches whose max timestamp is below `min_timestamp`.
-    fn scan_records(
+    /// Visits the readable records (offsets in `[log_start, high_watermark)`) from the batch
+    /// holding `start` on, in offset order, decoding only the batches `wanted` accepts, until
+    /// `visit` breaks.
+    fn visit_records(
         &self,
         partition: &PartitionEntry<B::Partition>,
         start: Offset,
         tail: &Tail,
-        min_timestamp: i64,
-        matches: impl Fn(i64) -> bool,
-    ) -> Result<Option<TimestampOffset>> {
+        wanted: impl Fn(&RecordBatch) -> bool,
+        mut visit: impl FnMut(&Record) -> ControlFlow<()>,
+    ) -> Result<()> {
         let mut from = start.max(tail.meta.log_start);
         while from < tail.high_watermark {
             let batches = partition
@@ -222,50 +224,77 @@ impl<B: Backend> Engine<B> {
                 break;
             };
             from = last.last_offset() + 1;
-            for batch in &batches {
-                if batch.header().max_timestamp < min_timestamp {
-                    continue;
-                }
+            for batch in batches.iter().filter(|b| wanted(b)) {
                 for record in batch.records(&self.limits)? {
                     if record.offset >= tail.meta.log_start
                         && record.offset < tail.high_watermark
-                        && matches(record.timestamp)
+                        && visit(&record).is_break()
                     {
-                        return Ok(Some(TimestampOffset {
-                            offset: record.offset,
-                            timestamp: record.timestamp,
-                        }));
+                        return Ok(());
                     }
                 }
             }
         }
-        Ok(None)
+        Ok(())
     }
 
-    /// The largest timestamp among the batches still readable, by summaries.
-    fn max_readable_timestamp(
+    /// The first readable record from `start` on whose timestamp `matches`, looking only at
+    /// batches whose max timestamp reaches `min_timestamp`.
+    fn first_record(
+        &self,
+        partition: &PartitionEntry<B::Partition>,
+        start: Offset,
+        tail: &Tail,
+        min_timestamp: i64,
+        matches: impl Fn(i64) -> bool,
+    ) -> Result<Option<TimestampOffset>> {
+        let mut found = None;
+        self.visit_records(
+            partition,
+            start,
+            tail,
+            |b| b.header().max_timestamp >= min_timestamp,
+            |r| {
+                if matches(r.timestamp) {
+                    found = Some(TimestampOffset {
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                    });
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            },
+        )?;
+        Ok(found)
+    }
+
+    /// The first readable record with the largest timestamp, by a scan of every readable
+    /// batch that could beat the best so far.
+    fn scan_max(
         &self,
         partition: &PartitionEntry<B::Partition>,
         tail: &Tail,
-    ) -> Result<Option<(Offset, i64)>> {
-        let mut best: Option<(Offset, i64)> = None;
-        let mut from = tail.meta.log_start;
-        loop {
-            let summaries = partition.store.summaries(from, RETENTION_STEP)?;
-            let Some(last) = summaries.last() else {
-                break;
-            };
-            from = last.last + 1;
-            for s in summaries.iter().filter(|s| s.base < tail.high_watermark) {
-                if best.is_none_or(|(_, ts)| s.max_timestamp > ts) {
-                    best = Some((s.base, s.max_timestamp));
+    ) -> Result<Option<TimestampOffset>> {
+        let best: std::cell::Cell<Option<TimestampOffset>> = std::cell::Cell::new(None);
+        self.visit_records(
+            partition,
+            tail.meta.log_start,
+            tail,
+            |b| {
+                best.get()
+                    .is_none_or(|t| b.header().max_timestamp > t.timestamp)
+            },
+            |r| {
+                if best.get().is_none_or(|t| r.timestamp > t.timestamp) {
+                    best.set(Some(TimestampOffset {
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                    }));
                 }
-            }
-            if from >= tail.high_watermark {
-                break;
-            }
-        }
-        Ok(best)
+                ControlFlow::Continue(())
+            },
+        )?;
+        Ok(best.get())
     }
 
     /// Moves a partition's log start to `new_start` (never backwards) and frees what lies
@@ -551,19 +580,19 @@ impl<B: Backend> Log for Engine<B> {
                 let Some(base) = partition.store.time_seek(TimeSeek::AtOrAfter(ts))? else {
                     return Ok(None);
                 };
-                self.scan_records(&partition, base, &tail, ts, |t| t >= ts)
+                self.first_record(&partition, base, &tail, ts, |t| t >= ts)
             }
             TimeQuery::Max => {
-                let seek = partition.store.time_seek(TimeSeek::Max)?;
-                let (base, max) = match seek {
-                    // The batch holding the overall max is still readable.
-                    Some(base) if base >= tail.meta.log_start => (base, tail.meta.max_timestamp),
-                    _ => match self.max_readable_timestamp(&partition, &tail)? {
-                        Some(found) => found,
-                        None => return Ok(None),
-                    },
-                };
-                self.scan_records(&partition, base, &tail, max, |t| t == max)
+                // Fast path: the time index points at the batch where the overall max was
+                // reached; it answers unless deletion took that record away.
+                let max = tail.meta.max_timestamp;
+                if let Some(base) = partition.store.time_seek(TimeSeek::Max)?
+                    && let Some(found) =
+                        self.first_record(&partition, base, &tail, max, |t| t == max)?
+                {
+                    return Ok(Some(found));
+                }
+                self.scan_max(&partition, &tail)
             }
         }
     }

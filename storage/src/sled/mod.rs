@@ -3,7 +3,8 @@
 //! Durability: sled 0.34's `Db::flush` ends in `sync_file_range`, which is not a durability
 //! barrier, so [`SledBackend::sync`] follows it with `fsync` of the database file, and of any
 //! blob file sled wrote since the previous sync (sled writes values and nodes larger than a
-//! quarter segment as separate files and never fsyncs them).
+//! quarter segment as separate files and never fsyncs them). Batches are stored in small
+//! pieces (see [`keys::CHUNK_BYTES`]) so that no node reaches that size in the first place.
 
 mod keys;
 mod partition;
@@ -24,7 +25,9 @@ const LOCK_FILE: &str = "hubgate.lock";
 /// Folder of the sled database inside the data directory.
 const SLED_DIR: &str = "sled";
 /// sled segment size: values and nodes up to a quarter of it stay in the main log file.
-const SEGMENT_SIZE: usize = 8 << 20;
+/// Measured with 1 MiB batches over 8 partitions: 1 MiB segments with 8 KiB pieces gave the
+/// best throughput and the lowest memory of the sizes tried (512 KiB to 8 MiB).
+const SEGMENT_SIZE: usize = 1 << 20;
 
 /// Options for the sled backend.
 #[derive(Debug, Clone)]

@@ -1,5 +1,7 @@
 //! One partition's tree.
 
+use bytes::BytesMut;
+
 use crate::batch::RecordBatch;
 use crate::engine::backend::{BatchSummary, PartitionMeta, PartitionStore, TimeSeek};
 use crate::error::{Error, Result};
@@ -8,7 +10,8 @@ use crate::log::RetentionReport;
 use crate::record::Offset;
 
 use super::keys::{
-    self, BATCH, META, SUMMARY, decode_summary, ivec_bytes, key_offset, offset_key, time_key,
+    self, CHUNK_BYTES, META, SUMMARY, chunk_count, chunk_key, decode_summary, ivec_bytes,
+    key_offset, offset_key, time_key,
 };
 
 /// A partition stored in its own sled tree.
@@ -25,25 +28,29 @@ impl SledPartition {
     /// Reads the persisted meta and checks it against the newest stored batch, whose CRC is
     /// verified: a batch is either wholly there with its meta (one atomic write) or not at all.
     pub(super) fn recover(&self, id: &PartitionId) -> Result<PartitionMeta> {
+        let corrupt = |what: String| Error::Corrupt(format!("{id}: {what}"));
         let meta = match self.tree.get(META)? {
-            Some(bytes) => PartitionMeta::decode(&bytes)
-                .ok_or_else(|| Error::Corrupt(format!("{id}: partition meta")))?,
+            Some(bytes) => {
+                PartitionMeta::decode(&bytes).ok_or_else(|| corrupt("partition meta".into()))?
+            }
             None => PartitionMeta::default(),
         };
         let newest = self
             .tree
-            .range(offset_key(BATCH, 0)..=offset_key(BATCH, Offset::MAX))
+            .range(offset_key(SUMMARY, 0)..=offset_key(SUMMARY, Offset::MAX))
             .next_back()
             .transpose()?;
-        if let Some((_, value)) = newest {
-            let batch = RecordBatch::from_stored(ivec_bytes(value))
-                .map_err(|e| Error::Corrupt(format!("{id}: newest batch: {e}")))?;
+        if let Some((key, value)) = newest {
+            let summary = key_offset(&key)
+                .and_then(|base| decode_summary(base, &value))
+                .ok_or_else(|| corrupt("batch summary".into()))?;
+            let batch = self.load(&summary)?;
             batch
                 .verify_crc()
-                .map_err(|e| Error::Corrupt(format!("{id}: newest batch: {e}")))?;
+                .map_err(|e| corrupt(format!("newest batch: {e}")))?;
             if batch.last_offset() + 1 != meta.next_offset {
-                return Err(Error::Corrupt(format!(
-                    "{id}: newest batch ends at {} but the partition continues at {}",
+                return Err(corrupt(format!(
+                    "newest batch ends at {} but the partition continues at {}",
                     batch.last_offset(),
                     meta.next_offset
                 )));
@@ -67,6 +74,31 @@ impl SledPartition {
         }
         Ok(from)
     }
+
+    /// Reassembles the batch `summary` describes from its pieces. A batch stored in one piece
+    /// is shared with sled without copying.
+    fn load(&self, summary: &BatchSummary) -> Result<RecordBatch> {
+        let missing = || Error::Corrupt(format!("batch at offset {} is incomplete", summary.base));
+        let chunks = chunk_count(summary.len);
+        let bytes = if chunks == 1 {
+            ivec_bytes(
+                self.tree
+                    .get(chunk_key(summary.base, 0))?
+                    .ok_or_else(missing)?,
+            )
+        } else {
+            let mut bytes = BytesMut::with_capacity(summary.len as usize);
+            for chunk in 0..chunks {
+                let piece = self
+                    .tree
+                    .get(chunk_key(summary.base, chunk))?
+                    .ok_or_else(missing)?;
+                bytes.extend_from_slice(&piece);
+            }
+            bytes.freeze()
+        };
+        RecordBatch::from_stored(bytes).map_err(|e| Error::Corrupt(format!("stored batch: {e}")))
+    }
 }
 
 impl PartitionStore for SledPartition {
@@ -78,7 +110,9 @@ impl PartitionStore for SledPartition {
     ) -> Result<()> {
         let base = batch.base_offset();
         let mut write = sled::Batch::default();
-        write.insert(&offset_key(BATCH, base)[..], &batch.as_bytes()[..]);
+        for (chunk, piece) in batch.as_bytes().chunks(CHUNK_BYTES).enumerate() {
+            write.insert(&chunk_key(base, chunk as u32)[..], piece);
+        }
         write.insert(
             &offset_key(SUMMARY, base)[..],
             &keys::encode_summary(&BatchSummary::of(batch))[..],
@@ -92,21 +126,18 @@ impl PartitionStore for SledPartition {
     }
 
     fn read(&self, from: Offset, end: Offset, max_bytes: usize) -> Result<Vec<RecordBatch>> {
-        let start = self.containing(from)?;
         let mut out = Vec::new();
         let mut total = 0usize;
+        let start = self.containing(from)?;
         for entry in self
             .tree
-            .range(offset_key(BATCH, start)..=offset_key(BATCH, Offset::MAX))
+            .range(offset_key(SUMMARY, start)..=offset_key(SUMMARY, Offset::MAX))
         {
-            let (key, value) = entry?;
-            if key_offset(&key).is_none_or(|base| base >= end)
-                || (!out.is_empty() && total >= max_bytes)
-            {
+            let summary = parse_summary(entry?)?;
+            if summary.base >= end || (!out.is_empty() && total >= max_bytes) {
                 break;
             }
-            let batch = RecordBatch::from_stored(ivec_bytes(value))
-                .map_err(|e| Error::Corrupt(format!("stored batch: {e}")))?;
+            let batch = self.load(&summary)?;
             total += batch.len();
             out.push(batch);
         }
@@ -115,19 +146,11 @@ impl PartitionStore for SledPartition {
 
     fn summaries(&self, from: Offset, limit: usize) -> Result<Vec<BatchSummary>> {
         let start = self.containing(from)?;
-        let mut out = Vec::new();
-        for entry in self
-            .tree
+        self.tree
             .range(offset_key(SUMMARY, start)..=offset_key(SUMMARY, Offset::MAX))
             .take(limit)
-        {
-            let (key, value) = entry?;
-            let summary = key_offset(&key)
-                .and_then(|base| decode_summary(base, &value))
-                .ok_or_else(|| Error::Corrupt("batch summary".into()))?;
-            out.push(summary);
-        }
-        Ok(out)
+            .map(|entry| parse_summary(entry?))
+            .collect()
     }
 
     fn time_seek(&self, seek: TimeSeek) -> Result<Option<Offset>> {
@@ -143,13 +166,7 @@ impl PartitionStore for SledPartition {
                 .next_back()
                 .transpose()?,
         };
-        found
-            .map(|(_, base)| {
-                <[u8; 8]>::try_from(base.as_ref())
-                    .map(i64::from_be_bytes)
-                    .map_err(|_| Error::Corrupt("time index entry".into()))
-            })
-            .transpose()
+        found.map(|(_, base)| parse_offset(&base)).transpose()
     }
 
     fn truncate_front(&self, meta: &mut PartitionMeta) -> Result<RetentionReport> {
@@ -159,15 +176,14 @@ impl PartitionStore for SledPartition {
             .tree
             .range(offset_key(SUMMARY, 0)..=offset_key(SUMMARY, Offset::MAX))
         {
-            let (key, value) = entry?;
-            let summary = key_offset(&key)
-                .and_then(|base| decode_summary(base, &value))
-                .ok_or_else(|| Error::Corrupt("batch summary".into()))?;
+            let summary = parse_summary(entry?)?;
             if summary.last >= meta.log_start {
                 break;
             }
             write.remove(&offset_key(SUMMARY, summary.base)[..]);
-            write.remove(&offset_key(BATCH, summary.base)[..]);
+            for chunk in 0..chunk_count(summary.len) {
+                write.remove(&chunk_key(summary.base, chunk)[..]);
+            }
             report.batches += 1;
             report.bytes += summary.len;
         }
@@ -176,11 +192,7 @@ impl PartitionStore for SledPartition {
         let mut stale = Vec::new();
         for entry in self.tree.range(time_key(i64::MIN)..=time_key(i64::MAX)) {
             let (key, base) = entry?;
-            let base: [u8; 8] = base
-                .as_ref()
-                .try_into()
-                .map_err(|_| Error::Corrupt("time index entry".into()))?;
-            if i64::from_be_bytes(base) >= meta.log_start {
+            if parse_offset(&base)? >= meta.log_start {
                 break;
             }
             stale.push(key);
@@ -194,4 +206,16 @@ impl PartitionStore for SledPartition {
         self.tree.apply_batch(write)?;
         Ok(report)
     }
+}
+
+fn parse_summary((key, value): (sled::IVec, sled::IVec)) -> Result<BatchSummary> {
+    key_offset(&key)
+        .and_then(|base| decode_summary(base, &value))
+        .ok_or_else(|| Error::Corrupt("batch summary".into()))
+}
+
+fn parse_offset(value: &[u8]) -> Result<Offset> {
+    <[u8; 8]>::try_from(value)
+        .map(i64::from_be_bytes)
+        .map_err(|_| Error::Corrupt("time index entry".into()))
 }
