@@ -69,7 +69,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_enum, env = "HUBGATE_DURABILITY")]
     pub(crate) durability: Option<DurabilityArg>,
 
-    /// sled page cache in MiB [default: 256].
+    /// sled page cache in MiB [default: 128].
     #[arg(long, env = "HUBGATE_CACHE_MB", value_name = "MIB")]
     pub(crate) cache_mb: Option<u64>,
 

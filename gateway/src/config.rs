@@ -165,7 +165,7 @@ impl Settings {
             Some(DurabilityArg::Relaxed) => Durability::Relaxed,
             Some(DurabilityArg::Strict) | None => Durability::Strict,
         };
-        let cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(256);
+        let cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(128);
         if cache_mb == 0 {
             return Err(ConfigError::Invalid("cache_mb must be at least 1".into()));
         }

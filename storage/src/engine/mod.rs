@@ -36,6 +36,13 @@ use notify::Watermarks;
 
 /// Bytes read per step while scanning for a timestamp.
 const TIME_SCAN_BYTES: usize = 1 << 20;
+/// Under relaxed durability, an append that finds this much unsynced starts a sync without
+/// waiting for it...
+const RELAXED_SYNC_AFTER: u64 = 8 << 20;
+/// ...and one that finds this much waits for it. Without a bound a producer faster than the
+/// disk makes sled hold ever more dirty data in memory (measured: 1.4 GB RSS while writing
+/// 1 GiB of 1 MiB batches).
+const RELAXED_UNSYNCED_LIMIT: u64 = 64 << 20;
 /// Batch summaries fetched per step during retention.
 const RETENTION_STEP: usize = 512;
 
@@ -108,6 +115,8 @@ pub(crate) struct Engine<B: Backend> {
     /// Serialises hub creation, deletion and updates.
     admin: Mutex<()>,
     watermarks: Watermarks,
+    durability: Durability,
+    /// Present when the backend persists; relaxed mode uses it for backpressure only.
     group_commit: Option<GroupCommit>,
     limits: Limits,
 }
@@ -158,7 +167,7 @@ impl<B: Backend> Engine<B> {
             .into_iter()
             .map(|(group, partition, offset)| ((group, partition), offset))
             .collect();
-        let group_commit = if durability == Durability::Strict && backend.durable() {
+        let group_commit = if backend.durable() {
             let syncer = Arc::clone(&backend);
             Some(GroupCommit::start(Box::new(move || syncer.sync()))?)
         } else {
@@ -170,6 +179,7 @@ impl<B: Backend> Engine<B> {
             committed: RwLock::new(committed),
             admin: Mutex::new(()),
             watermarks: Watermarks::default(),
+            durability,
             group_commit,
             limits: Limits {
                 max_batch_bytes: usize::MAX,
@@ -197,8 +207,16 @@ impl<B: Backend> Engine<B> {
         Ok((hub, partition))
     }
 
+    /// The group commit to wait on before acknowledging, under strict durability.
+    fn strict_commit(&self) -> Option<&GroupCommit> {
+        self.group_commit
+            .as_ref()
+            .filter(|_| self.durability == Durability::Strict)
+    }
+
+    /// Waits for a sync under strict durability; returns at once otherwise.
     async fn durable(&self) -> Result<()> {
-        match &self.group_commit {
+        match self.strict_commit() {
             Some(gc) => gc.sync_all().await,
             None => Ok(()),
         }
@@ -496,6 +514,7 @@ impl<B: Backend> Log for Engine<B> {
         let now = now_ms();
         let log_append_time =
             (config.timestamp_policy == TimestampPolicy::LogAppendTime).then_some(now);
+        let batch_len = batch.len();
         let (appended, ticket) = {
             let mut tail = lock(&partition.tail);
             if hub.deleted.load(Ordering::SeqCst) {
@@ -516,8 +535,11 @@ impl<B: Backend> Log for Engine<B> {
             partition.store.append(&batch, &meta, time_entry)?;
             tail.meta = meta;
             // Taken under the lock, so tickets follow offset order.
-            let ticket = self.group_commit.as_ref().map(GroupCommit::ticket);
-            if ticket.is_none() {
+            let ticket = self
+                .group_commit
+                .as_ref()
+                .map(|gc| gc.ticket(batch_len as u64));
+            if self.strict_commit().is_none() {
                 tail.high_watermark = meta.next_offset;
             }
             let appended = Appended {
@@ -529,10 +551,19 @@ impl<B: Backend> Log for Engine<B> {
             (appended, ticket)
         };
         if let (Some(gc), Some(ticket)) = (&self.group_commit, ticket) {
-            gc.wait(ticket).await?;
-            let mut tail = lock(&partition.tail);
-            // Every append before this one (in offset order) is covered by the same sync.
-            tail.high_watermark = tail.high_watermark.max(appended.last_offset + 1);
+            if self.durability == Durability::Strict {
+                gc.wait(ticket).await?;
+                let mut tail = lock(&partition.tail);
+                // Every append before this one (in offset order) is covered by the same sync.
+                tail.high_watermark = tail.high_watermark.max(appended.last_offset + 1);
+            } else {
+                let unsynced = gc.unsynced();
+                if unsynced > RELAXED_UNSYNCED_LIMIT {
+                    gc.wait(ticket).await?;
+                } else if unsynced > RELAXED_SYNC_AFTER {
+                    gc.request(ticket);
+                }
+            }
         }
         self.watermarks.publish(id, appended.last_offset + 1);
         Ok(appended)
