@@ -350,6 +350,14 @@ async fn update_hub_adds_partitions(f: Fixture) {
     ));
 }
 
+/// (offset, timestamp) of the record `TimeQuery::Max` finds.
+async fn max_record(log: &SharedStorage, p: &PartitionId) -> Option<(i64, i64)> {
+    log.offset_for_timestamp(p, TimeQuery::Max)
+        .await
+        .unwrap()
+        .map(|t| (t.offset, t.timestamp))
+}
+
 async fn offsets_by_timestamp(f: Fixture) {
     let log = &f.log;
     create(log, "h", 1).await;
@@ -381,12 +389,7 @@ async fn offsets_by_timestamp(f: Fixture) {
     assert_eq!(find(301).await, Some((5, 400)));
     assert_eq!(find(450).await, Some((7, 500)));
     assert_eq!(find(501).await, None);
-    let max = log
-        .offset_for_timestamp(&p, TimeQuery::Max)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((max.offset, max.timestamp), (7, 500));
+    assert_eq!(max_record(log, &p).await, Some((7, 500)));
 
     // After the first batch is deleted, lookups only see what is left.
     log.delete_records(&p, 3).await.unwrap();
@@ -396,12 +399,7 @@ async fn offsets_by_timestamp(f: Fixture) {
     // Deleting mid-batch hides the records below the new start.
     log.delete_records(&p, 6).await.unwrap();
     assert_eq!(find(0).await, Some((6, 390)));
-    let max = log
-        .offset_for_timestamp(&p, TimeQuery::Max)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((max.offset, max.timestamp), (7, 500));
+    assert_eq!(max_record(log, &p).await, Some((7, 500)));
 
     // When the record holding the max is deleted from inside its batch, the max of what is
     // left is found.
@@ -410,17 +408,9 @@ async fn offsets_by_timestamp(f: Fixture) {
     log.append(&m, batch_with(&[500, 100, 200])).await.unwrap(); // 0..=2
     log.append(&m, batch_with(&[150, 120])).await.unwrap(); // 3..=4
     log.delete_records(&m, 1).await.unwrap();
-    let max = log
-        .offset_for_timestamp(&m, TimeQuery::Max)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((max.offset, max.timestamp), (2, 200));
+    assert_eq!(max_record(log, &m).await, Some((2, 200)));
     log.delete_records(&m, 5).await.unwrap();
-    assert_eq!(
-        log.offset_for_timestamp(&m, TimeQuery::Max).await.unwrap(),
-        None
-    );
+    assert_eq!(max_record(log, &m).await, None);
 }
 
 async fn delete_records_moves_log_start(f: Fixture) {

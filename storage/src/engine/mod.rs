@@ -95,10 +95,41 @@ struct PartitionEntry<P> {
     tail: Mutex<Tail>,
 }
 
+impl<P> PartitionEntry<P> {
+    /// A partition whose persisted state is `meta`; all of it is durable, so readable.
+    fn new(hub: &HubName, index: u32, store: P, meta: PartitionMeta) -> Arc<Self> {
+        Arc::new(Self {
+            id: PartitionId::new(hub.clone(), index),
+            store,
+            tail: Mutex::new(Tail {
+                meta,
+                high_watermark: meta.next_offset,
+            }),
+        })
+    }
+}
+
 struct HubEntry<P> {
     info: RwLock<HubInfo>,
     partitions: RwLock<Vec<Arc<PartitionEntry<P>>>>,
     deleted: AtomicBool,
+}
+
+impl<P> HubEntry<P> {
+    fn new(info: HubInfo, partitions: Vec<(P, PartitionMeta)>) -> Arc<Self> {
+        let partitions = partitions
+            .into_iter()
+            .enumerate()
+            .map(|(index, (store, meta))| {
+                PartitionEntry::new(&info.name, index as u32, store, meta)
+            })
+            .collect();
+        Arc::new(Self {
+            info: RwLock::new(info),
+            partitions: RwLock::new(partitions),
+            deleted: AtomicBool::new(false),
+        })
+    }
 }
 
 type HubRef<P> = Arc<HubEntry<P>>;
@@ -138,29 +169,9 @@ impl<B: Backend> Engine<B> {
         let (loaded, offsets) = backend.load()?;
         let mut hubs = BTreeMap::new();
         for hub in loaded {
-            let partitions = hub
-                .partitions
-                .into_iter()
-                .enumerate()
-                .map(|(index, (store, meta))| {
-                    Arc::new(PartitionEntry {
-                        id: PartitionId::new(hub.info.name.clone(), index as u32),
-                        store,
-                        // Everything that was persisted is durable now.
-                        tail: Mutex::new(Tail {
-                            meta,
-                            high_watermark: meta.next_offset,
-                        }),
-                    })
-                })
-                .collect();
             hubs.insert(
                 hub.info.name.clone(),
-                Arc::new(HubEntry {
-                    info: RwLock::new(hub.info),
-                    partitions: RwLock::new(partitions),
-                    deleted: AtomicBool::new(false),
-                }),
+                HubEntry::new(hub.info, hub.partitions),
             );
         }
         let committed = offsets
@@ -399,26 +410,9 @@ impl<B: Backend> Log for Engine<B> {
             self.backend.save_hub(&info)?;
             let partitions = stores
                 .into_iter()
-                .enumerate()
-                .map(|(index, store)| {
-                    Arc::new(PartitionEntry {
-                        id: PartitionId::new(name.clone(), index as u32),
-                        store,
-                        tail: Mutex::new(Tail {
-                            meta: PartitionMeta::default(),
-                            high_watermark: 0,
-                        }),
-                    })
-                })
+                .map(|store| (store, PartitionMeta::default()))
                 .collect();
-            write(&self.hubs).insert(
-                name.clone(),
-                Arc::new(HubEntry {
-                    info: RwLock::new(info.clone()),
-                    partitions: RwLock::new(partitions),
-                    deleted: AtomicBool::new(false),
-                }),
-            );
+            write(&self.hubs).insert(name.clone(), HubEntry::new(info.clone(), partitions));
             info
         };
         self.durable().await?;
@@ -483,14 +477,12 @@ impl<B: Backend> Log for Engine<B> {
             let mut partitions = write(&hub.partitions);
             for store in added {
                 let index = partitions.len() as u32;
-                partitions.push(Arc::new(PartitionEntry {
-                    id: PartitionId::new(name.clone(), index),
+                partitions.push(PartitionEntry::new(
+                    name,
+                    index,
                     store,
-                    tail: Mutex::new(Tail {
-                        meta: PartitionMeta::default(),
-                        high_watermark: 0,
-                    }),
-                }));
+                    PartitionMeta::default(),
+                ));
             }
             *write(&hub.info) = info.clone();
             info
@@ -630,13 +622,12 @@ impl<B: Backend> Log for Engine<B> {
 
     async fn delete_records(&self, id: &PartitionId, before: Offset) -> Result<Offset> {
         let (_, partition) = self.partition_entry(id)?;
-        let high_watermark = lock(&partition.tail).high_watermark;
-        if before < 0 || before > high_watermark {
-            let log_start = lock(&partition.tail).meta.log_start;
+        let tail = *lock(&partition.tail);
+        if before < 0 || before > tail.high_watermark {
             return Err(Error::OffsetOutOfRange {
                 requested: before,
-                log_start,
-                high_watermark,
+                log_start: tail.meta.log_start,
+                high_watermark: tail.high_watermark,
             });
         }
         let (start, _) = self.truncate(&partition, before)?;
