@@ -9,3 +9,5 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The end-to-end tests run the real `hubgate` binary.
 cargo build --workspace --bins
 cargo test --workspace
+# Unmodified Kafka, AMQP and HTTP clients against the binary (installs them on first run).
+tests/compat/run.sh

@@ -85,6 +85,24 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HUBGATE_HTTP_LISTEN", value_name = "ADDR")]
     pub(crate) http_listen: Option<String>,
 
+    /// PEM certificate chain: serves every listener over TLS (Kafka SSL, AMQPS, HTTPS).
+    #[arg(
+        long,
+        env = "HUBGATE_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// PEM private key matching --tls-cert.
+    #[arg(
+        long,
+        env = "HUBGATE_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub(crate) tls_key: Option<PathBuf>,
+
     /// Partitions of auto-created hubs [default: 4].
     #[arg(long, env = "HUBGATE_DEFAULT_PARTITIONS", value_name = "N")]
     pub(crate) default_partitions: Option<u32>,

@@ -54,6 +54,8 @@ pub(crate) struct FileConfig {
     retention_interval_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     insecure: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     hubs: BTreeMap<String, HubSpec>,
 }
 
@@ -76,6 +78,13 @@ pub(crate) enum Listen {
     On(SocketAddr),
 }
 
+/// The PEM files every listener serves TLS with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsFiles {
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
+}
+
 /// Everything `serve` needs, validated.
 #[derive(Debug)]
 pub(crate) struct Settings {
@@ -83,6 +92,7 @@ pub(crate) struct Settings {
     pub(crate) kafka: Listen,
     pub(crate) amqp: Listen,
     pub(crate) http: Listen,
+    pub(crate) tls: Option<TlsFiles>,
     pub(crate) default_partitions: u32,
     pub(crate) auto_create: bool,
     pub(crate) retention_interval: Duration,
@@ -198,8 +208,21 @@ impl Settings {
                 HubName::new(name.clone()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
             hubs.push((hub, hub_config(&name, spec, default_partitions)?));
         }
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "tls_cert and tls_key must be given together".into(),
+                ));
+            }
+        };
         let settings = Self {
             storage,
+            tls,
             kafka: listen(
                 "kafka_listen",
                 args.kafka_listen.or(file.kafka_listen),
@@ -325,6 +348,7 @@ mod tests {
             ("[hubs.x]\nretention_ms = 0", "retention_ms"),
             ("default_partitions = 0", "default_partitions"),
             ("storage = \"ftp://x\"", "unsupported storage URL"),
+            ("tls_cert = \"/x.pem\"", "together"),
             ("kafka_listen = \"0.0.0.0:9092\"", "--insecure"),
         ];
         for (text, expected) in cases {

@@ -1,11 +1,14 @@
 //! `hubgate serve`: opens storage, declares hubs, starts the front ends and background tasks,
 //! and shuts everything down in order on SIGINT/SIGTERM.
 
+use std::net::SocketAddr;
+
+use hubgate_protocol::{AutoCreate, Listener, TlsError};
 use hubgate_storage::{HubUpdate, SharedStorage, spawn_retention};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Listen, Settings};
+use crate::config::{Listen, Settings, TlsFiles};
 
 /// Why `serve` stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +22,17 @@ pub(crate) enum ServeError {
     Hub {
         hub: String,
         source: hubgate_storage::Error,
+    },
+    #[error("cannot listen for {protocol} on {addr}: {source}")]
+    Bind {
+        protocol: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS for {protocol}: {source:#}")]
+    Tls {
+        protocol: &'static str,
+        source: TlsError,
     },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -49,6 +63,13 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         settings.retention_interval,
         shutdown.child_token(),
     ));
+    let auto_create = AutoCreate {
+        enabled: settings.auto_create,
+        partitions: settings.default_partitions,
+    };
+    let _ = auto_create;
+    // Each front end: bind its listener (TLS when configured), then spawn its `serve` with a
+    // child token. Listeners are bound before "hubgate ready" so clients can connect at once.
     for (protocol, listen) in [
         ("kafka", settings.kafka),
         ("amqp", settings.amqp),
@@ -64,6 +85,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         storage = %url,
         durability = ?settings.storage.durability,
         auto_create = settings.auto_create,
+        tls = settings.tls.is_some(),
         default_partitions = settings.default_partitions,
         "hubgate ready"
     );
@@ -84,6 +106,45 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
     drop(storage);
     tracing::info!("storage flushed; bye");
     Ok(())
+}
+
+/// Binds one front end's listener, with TLS when `tls` is set; `None` when it is turned off.
+///
+/// Logs `listening protocol=… addr=…` with the bound address, so `127.0.0.1:0` can be used
+/// and the port read from the log.
+#[allow(dead_code)] // used as each front end is wired in
+async fn bind(
+    protocol: &'static str,
+    listen: Listen,
+    tls: Option<&TlsFiles>,
+    alpn: &[&[u8]],
+) -> Result<Option<Listener>, ServeError> {
+    let Listen::On(addr) = listen else {
+        tracing::info!(%protocol, "listener turned off");
+        return Ok(None);
+    };
+    let tcp = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            protocol,
+            addr,
+            source,
+        })?;
+    let listener = match tls {
+        None => Listener::plain(tcp),
+        Some(files) => {
+            let config = hubgate_protocol::load_server_config(&files.cert, &files.key, alpn)
+                .map_err(|source| ServeError::Tls { protocol, source })?;
+            Listener::tls(tcp, hubgate_protocol::acceptor(config))
+        }
+    };
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        protocol,
+        addr,
+        source,
+    })?;
+    tracing::info!(%protocol, addr = %local, tls = listener.is_tls(), "listening");
+    Ok(Some(listener))
 }
 
 /// Creates the hubs the config declares, and brings existing ones to the declared settings.

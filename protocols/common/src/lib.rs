@@ -8,6 +8,7 @@
 //! - [`tls`]: loads a PEM certificate chain and private key into a rustls `ServerConfig` (ring
 //!   provider, optional ALPN) and wraps it in a [`TlsAcceptor`].
 //! - [`limits`]: checks for lengths and counts the peer controls, and the gateway-wide defaults.
+//! - [`hubs`]: hub lookup with auto-creation ([`hub_or_create`]), the same on every protocol.
 //! - [`partition_key`]: the Event Hubs partition-key hash (Jenkins lookup3 `hashlittle2`) and the
 //!   round-robin choice for keyless sends.
 //! - [`error`]: the crate-wide [`Error`] and [`Result`].
@@ -27,12 +28,14 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod hubs;
 pub mod limits;
 pub mod listener;
 pub mod partition_key;
 pub mod tls;
 
 pub use error::{Error, Result};
+pub use hubs::{AutoCreate, hub_or_create};
 pub use limits::{LimitError, Limits, checked_len, checked_len_u64};
 pub use listener::{Connection, Listener, ListenerConfig, Stream, serve};
 pub use partition_key::{RoundRobin, partition_for_hash, partition_for_key, partition_hash};
