@@ -3,13 +3,15 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use hubgate_storage::SharedStorage;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
-    RequestHeader, ResponseHeader,
+    ApiKey, ApiVersionsRequest, FetchRequest, FindCoordinatorRequest, ListOffsetsRequest,
+    MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, decode_request_header_from_buffer};
 use tracing::{Instrument, debug, debug_span, error};
 
-use crate::{KafkaConfig, api_versions, fetch, list_offsets, metadata, produce, versions};
+use crate::{
+    KafkaConfig, api_versions, fetch, find_coordinator, list_offsets, metadata, produce, versions,
+};
 
 /// What to do after handling one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +127,15 @@ impl Handler {
                 let request = decode!(ListOffsetsRequest);
                 let response = list_offsets::handle(self, request, version).await;
                 encode(api, version, id, &response)
+            }
+            ApiKey::FindCoordinator => {
+                let request = decode!(FindCoordinatorRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &find_coordinator::handle(self, request, version),
+                )
             }
             _ => Outcome::Close("API not served"),
         }

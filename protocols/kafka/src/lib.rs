@@ -11,7 +11,8 @@
 //!   request runs after the previous non-fetch one, so produce order is kept.
 //! - `dispatch`: header decoding, version checks, routing to one module per API, response
 //!   encoding. [`versions`] lists the advertised version ranges.
-//! - one module per API: `api_versions`, `metadata`, `produce`, `fetch`, `list_offsets`.
+//! - one module per API: `api_versions`, `metadata`, `produce`, `fetch`, `list_offsets`,
+//!   `find_coordinator`.
 //! - `error`: storage errors mapped to Kafka error codes, once.
 //!
 //! # Data flow
@@ -27,6 +28,7 @@ mod connection;
 mod dispatch;
 mod error;
 mod fetch;
+mod find_coordinator;
 pub mod frame;
 mod list_offsets;
 mod metadata;

@@ -2,7 +2,8 @@
 //!
 //! Only what is implemented is listed. Produce is advertised from v0 (old librdkafka enables
 //! gzip/snappy/lz4 only when the range contains v0) but v0–2 (message sets v0/v1) are refused;
-//! Fetch stops at v12 (v13+ addresses topics by id). No consumer-group API is advertised.
+//! Fetch stops at v12 (v13+ addresses topics by id). No consumer-group API is advertised;
+//! FindCoordinator is (see `find_coordinator`).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -39,6 +40,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::Fetch, 4, 12),
     api(ApiKey::ListOffsets, 1, 8),
     api(ApiKey::Metadata, 0, 12),
+    api(ApiKey::FindCoordinator, 0, 4),
     api(ApiKey::ApiVersions, 0, 4),
 ];
 
@@ -71,7 +73,6 @@ mod tests {
     #[test]
     fn no_group_or_transaction_api_is_advertised() {
         for key in [
-            ApiKey::FindCoordinator,
             ApiKey::JoinGroup,
             ApiKey::SyncGroup,
             ApiKey::Heartbeat,
