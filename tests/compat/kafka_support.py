@@ -7,7 +7,8 @@ import time
 
 from confluent_kafka import Consumer, TopicPartition
 
-BASE_TS = 1_700_000_000_000
+# Recent enough that the default 7-day retention keeps the records (it runs at start-up).
+BASE_TS = (int(time.time()) - 3600) * 1000
 
 
 def expected_records(n, tag="r"):
@@ -109,3 +110,51 @@ def _read_exact(sock, n):
             raise ConnectionError("closed")
         out += chunk
     return out
+
+
+def raw_request(bootstrap, api_key, version, body, correlation_id=11):
+    """Sends one request with a v1 header over a plain socket; returns the response body
+    (after the correlation id)."""
+    host, port = bootstrap.rsplit(":", 1)
+    request = struct.pack(">hhi", api_key, version, correlation_id) + _string("raw") + body
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(struct.pack(">i", len(request)) + request)
+        size = struct.unpack(">i", _read_exact(sock, 4))[0]
+        data = _read_exact(sock, size)
+    assert struct.unpack_from(">i", data, 0)[0] == correlation_id
+    return data[4:]
+
+
+def raw_init_producer_id(bootstrap):
+    """InitProducerId v0 without a transactional id: (producer id, epoch)."""
+    data = raw_request(bootstrap, 22, 0, struct.pack(">hi", -1, 60000))
+    _throttle, error_code, producer_id, epoch = struct.unpack_from(">ihqh", data, 0)
+    assert error_code == 0, error_code
+    return producer_id, epoch
+
+
+def idempotent_batch(producer_id, epoch, sequence, values):
+    """A v2 batch from an idempotent producer, built by kafka-python's record builder."""
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+
+    builder = DefaultRecordBatchBuilder(
+        magic=2, compression_type=0, is_transactional=False,
+        producer_id=producer_id, producer_epoch=epoch, base_sequence=sequence,
+        batch_size=1 << 20,
+    )
+    for i, value in enumerate(values):
+        builder.append(i, timestamp=BASE_TS + i, key=b"k%d" % i, value=value, headers=[])
+    return bytes(builder.build())
+
+
+def raw_produce(bootstrap, topic, partition, batch, acks=-1):
+    """Produce v3 with one batch: (error code, base offset)."""
+    body = struct.pack(">hhi", -1, acks, 10000)
+    body += struct.pack(">i", 1) + _string(topic)
+    body += struct.pack(">i", 1) + struct.pack(">ii", partition, len(batch)) + batch
+    data = raw_request(bootstrap, 0, 3, body)
+    pos = 4  # topic count
+    (name_len,) = struct.unpack_from(">h", data, pos)
+    pos += 2 + name_len + 4
+    _index, error_code, base_offset, _append_time = struct.unpack_from(">ihqq", data, pos)
+    return error_code, base_offset

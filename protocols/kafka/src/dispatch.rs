@@ -3,14 +3,15 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use hubgate_storage::SharedStorage;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, FetchRequest, FindCoordinatorRequest, ListOffsetsRequest,
-    MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    ApiKey, ApiVersionsRequest, FetchRequest, FindCoordinatorRequest, InitProducerIdRequest,
+    ListOffsetsRequest, MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, decode_request_header_from_buffer};
 use tracing::{Instrument, debug, debug_span, error};
 
 use crate::{
-    KafkaConfig, api_versions, fetch, find_coordinator, list_offsets, metadata, produce, versions,
+    KafkaConfig, api_versions, fetch, find_coordinator, init_producer_id, list_offsets, metadata,
+    produce, versions,
 };
 
 /// What to do after handling one request.
@@ -135,6 +136,15 @@ impl Handler {
                     version,
                     id,
                     &find_coordinator::handle(self, request, version),
+                )
+            }
+            ApiKey::InitProducerId => {
+                let request = decode!(InitProducerIdRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &init_producer_id::handle(self, request).await,
                 )
             }
             _ => Outcome::Close("API not served"),

@@ -45,6 +45,9 @@ pub(crate) fn storage_code(error: &StorageError) -> i16 {
         StorageError::InvalidConfig(_) => code::INVALID_CONFIG,
         StorageError::MessageTooLarge { .. } => code::MESSAGE_TOO_LARGE,
         StorageError::Codec(e) => codec_code(e),
+        StorageError::InvalidProducerEpoch { .. } => code::INVALID_PRODUCER_EPOCH,
+        StorageError::OutOfOrderSequence { .. } => code::OUT_OF_ORDER_SEQUENCE_NUMBER,
+        StorageError::DuplicateSequence { .. } => code::DUPLICATE_SEQUENCE_NUMBER,
         other => {
             tracing::error!(error = %other, "storage failure");
             code::UNKNOWN_SERVER_ERROR

@@ -12,7 +12,7 @@
 //! - `dispatch`: header decoding, version checks, routing to one module per API, response
 //!   encoding. [`versions`] lists the advertised version ranges.
 //! - one module per API: `api_versions`, `metadata`, `produce`, `fetch`, `list_offsets`,
-//!   `find_coordinator`.
+//!   `find_coordinator`, `init_producer_id`.
 //! - `error`: storage errors mapped to Kafka error codes, once.
 //!
 //! # Data flow
@@ -30,6 +30,7 @@ mod error;
 mod fetch;
 mod find_coordinator;
 pub mod frame;
+mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod produce;

@@ -42,6 +42,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::Metadata, 0, 12),
     api(ApiKey::FindCoordinator, 0, 4),
     api(ApiKey::ApiVersions, 0, 4),
+    api(ApiKey::InitProducerId, 0, 4),
 ];
 
 /// The advertised range of `key`, if it is served at all.
