@@ -3,15 +3,19 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use hubgate_storage::SharedStorage;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, FetchRequest, FindCoordinatorRequest, InitProducerIdRequest,
-    ListOffsetsRequest, MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
+    DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
+    FetchRequest, FindCoordinatorRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
+    ListOffsetsRequest, MetadataRequest, OffsetForLeaderEpochRequest, ProduceRequest,
+    RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, decode_request_header_from_buffer};
 use tracing::{Instrument, debug, debug_span, error};
 
 use crate::{
-    KafkaConfig, api_versions, fetch, find_coordinator, init_producer_id, list_offsets, metadata,
-    produce, versions,
+    KafkaConfig, alter_configs, api_versions, create_partitions, create_topics, delete_records,
+    delete_topics, describe_cluster, describe_configs, fetch, find_coordinator, init_producer_id,
+    list_offsets, metadata, offset_for_leader_epoch, produce, versions,
 };
 
 /// What to do after handling one request.
@@ -146,6 +150,66 @@ impl Handler {
                     id,
                     &init_producer_id::handle(self, request).await,
                 )
+            }
+            ApiKey::CreateTopics => {
+                let request = decode!(CreateTopicsRequest);
+                let response = create_topics::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::DeleteTopics => {
+                let request = decode!(DeleteTopicsRequest);
+                let response = delete_topics::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::CreatePartitions => {
+                let request = decode!(CreatePartitionsRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &create_partitions::handle(self, request).await,
+                )
+            }
+            ApiKey::DescribeConfigs => {
+                let request = decode!(DescribeConfigsRequest);
+                let response = describe_configs::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::AlterConfigs => {
+                let request = decode!(AlterConfigsRequest);
+                encode(api, version, id, &alter_configs::alter(self, request).await)
+            }
+            ApiKey::IncrementalAlterConfigs => {
+                let request = decode!(IncrementalAlterConfigsRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &alter_configs::incremental(self, request).await,
+                )
+            }
+            ApiKey::DeleteRecords => {
+                let request = decode!(DeleteRecordsRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &delete_records::handle(self, request).await,
+                )
+            }
+            ApiKey::DescribeCluster => {
+                let request = decode!(DescribeClusterRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &describe_cluster::handle(self, request, version),
+                )
+            }
+            ApiKey::OffsetForLeaderEpoch => {
+                let request = decode!(OffsetForLeaderEpochRequest);
+                let response = offset_for_leader_epoch::handle(self, request).await;
+                encode(api, version, id, &response)
             }
             _ => Outcome::Close("API not served"),
         }

@@ -28,8 +28,10 @@ pub(crate) mod code {
     pub(crate) const INVALID_TXN_STATE: i16 = 48;
     pub(crate) const UNKNOWN_PRODUCER_ID: i16 = 59;
     pub(crate) const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+    pub(crate) const UNKNOWN_LEADER_EPOCH: i16 = 74;
     pub(crate) const INVALID_RECORD: i16 = 87;
     pub(crate) const UNKNOWN_TOPIC_ID: i16 = 100;
+    pub(crate) const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
 }
 
 /// The Kafka error code for a storage error. Unexpected failures are logged here, once, and

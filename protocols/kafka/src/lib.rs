@@ -12,7 +12,10 @@
 //! - `dispatch`: header decoding, version checks, routing to one module per API, response
 //!   encoding. [`versions`] lists the advertised version ranges.
 //! - one module per API: `api_versions`, `metadata`, `produce`, `fetch`, `list_offsets`,
-//!   `find_coordinator`, `init_producer_id`.
+//!   `find_coordinator`, `init_producer_id`, `offset_for_leader_epoch`, and the admin APIs
+//!   `create_topics`, `delete_topics`, `create_partitions`, `describe_configs`,
+//!   `alter_configs` (also incremental), `delete_records`, `describe_cluster`; `configs` maps
+//!   Kafka topic configs onto hub configs.
 //! - `error`: storage errors mapped to Kafka error codes, once.
 //!
 //! # Data flow
@@ -23,8 +26,16 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
+mod alter_configs;
 mod api_versions;
+mod configs;
 mod connection;
+mod create_partitions;
+mod create_topics;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
 mod dispatch;
 mod error;
 mod fetch;
@@ -33,6 +44,7 @@ pub mod frame;
 mod init_producer_id;
 mod list_offsets;
 mod metadata;
+mod offset_for_leader_epoch;
 mod produce;
 mod topic_id;
 pub mod versions;
