@@ -77,6 +77,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HUBGATE_KAFKA_LISTEN", value_name = "ADDR")]
     pub(crate) kafka_listen: Option<String>,
 
+    /// HOST:PORT Kafka clients are told to connect to [default: the bound Kafka address].
+    #[arg(long, env = "HUBGATE_KAFKA_ADVERTISE", value_name = "HOST:PORT")]
+    pub(crate) kafka_advertise: Option<String>,
+
     /// AMQP 1.0 listener address, or `off` [default: 127.0.0.1:5672].
     #[arg(long, env = "HUBGATE_AMQP_LISTEN", value_name = "ADDR")]
     pub(crate) amqp_listen: Option<String>,

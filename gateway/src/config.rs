@@ -47,6 +47,7 @@ pub(crate) struct FileConfig {
     durability: Option<DurabilityArg>,
     cache_mb: Option<u64>,
     kafka_listen: Option<String>,
+    kafka_advertise: Option<String>,
     amqp_listen: Option<String>,
     http_listen: Option<String>,
     default_partitions: Option<u32>,
@@ -90,6 +91,8 @@ pub(crate) struct TlsFiles {
 pub(crate) struct Settings {
     pub(crate) storage: StorageConfig,
     pub(crate) kafka: Listen,
+    /// Host and port Kafka clients are sent to; `None` advertises the bound address.
+    pub(crate) kafka_advertise: Option<(String, u16)>,
     pub(crate) amqp: Listen,
     pub(crate) http: Listen,
     pub(crate) tls: Option<TlsFiles>,
@@ -122,6 +125,18 @@ fn listen(name: &str, value: Option<String>, default: &str) -> Result<Listen, Co
         .parse()
         .map(Listen::On)
         .map_err(|_| ConfigError::Invalid(format!("{name}: `{value}` is not HOST:PORT or `off`")))
+}
+
+/// Parses `HOST:PORT` (an IPv6 host may be bracketed).
+fn host_port(name: &str, value: &str) -> Result<(String, u16), ConfigError> {
+    let invalid = || ConfigError::Invalid(format!("{name}: `{value}` is not HOST:PORT"));
+    let (host, port) = value.rsplit_once(':').ok_or_else(invalid)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().map_err(|_| invalid())?;
+    if host.is_empty() || port == 0 {
+        return Err(invalid());
+    }
+    Ok((host.to_owned(), port))
 }
 
 fn hub_config(
@@ -228,6 +243,11 @@ impl Settings {
                 args.kafka_listen.or(file.kafka_listen),
                 "127.0.0.1:9092",
             )?,
+            kafka_advertise: args
+                .kafka_advertise
+                .or(file.kafka_advertise)
+                .map(|v| host_port("kafka_advertise", &v))
+                .transpose()?,
             amqp: listen(
                 "amqp_listen",
                 args.amqp_listen.or(file.amqp_listen),
@@ -368,6 +388,20 @@ mod tests {
             Settings::resolve(args),
             Err(ConfigError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn kafka_advertise_is_host_and_port() {
+        let args = ServeArgs {
+            kafka_advertise: Some("broker.example:19092".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args).unwrap();
+        assert_eq!(s.kafka_advertise, Some(("broker.example".into(), 19092)));
+        assert_eq!(host_port("x", "[::1]:9092").unwrap(), ("::1".into(), 9092));
+        for bad in ["nohost", ":9092", "h:0", "h:x"] {
+            assert!(host_port("x", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -67,14 +67,31 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         enabled: settings.auto_create,
         partitions: settings.default_partitions,
     };
-    let _ = auto_create;
     // Each front end: bind its listener (TLS when configured), then spawn its `serve` with a
     // child token. Listeners are bound before "hubgate ready" so clients can connect at once.
-    for (protocol, listen) in [
-        ("kafka", settings.kafka),
-        ("amqp", settings.amqp),
-        ("http", settings.http),
-    ] {
+    if let Some(listener) = bind("kafka", settings.kafka, settings.tls.as_ref(), &[]).await? {
+        let (host, port) = match &settings.kafka_advertise {
+            Some((host, port)) => (host.clone(), *port),
+            None => {
+                let local = listener.local_addr().map_err(|source| ServeError::Bind {
+                    protocol: "kafka",
+                    addr: local_or_unspecified(settings.kafka),
+                    source,
+                })?;
+                (local.ip().to_string(), local.port())
+            }
+        };
+        let mut config = hubgate_kafka::KafkaConfig::new(host, port);
+        config.auto_create = auto_create;
+        let storage = storage.clone();
+        let token = shutdown.child_token();
+        tasks.spawn(async move {
+            if let Err(e) = hubgate_kafka::serve(listener, storage, config, token).await {
+                tracing::error!(error = %e, "kafka front end stopped");
+            }
+        });
+    }
+    for (protocol, listen) in [("amqp", settings.amqp), ("http", settings.http)] {
         if let Listen::On(addr) = listen {
             tracing::warn!(%addr, "the {protocol} front end is not part of this build; its listener is not bound");
         }
@@ -108,11 +125,18 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// The configured address of a listener, for error messages.
+fn local_or_unspecified(listen: Listen) -> SocketAddr {
+    match listen {
+        Listen::On(addr) => addr,
+        Listen::Off => SocketAddr::from(([0, 0, 0, 0], 0)),
+    }
+}
+
 /// Binds one front end's listener, with TLS when `tls` is set; `None` when it is turned off.
 ///
 /// Logs `listening protocol=… addr=…` with the bound address, so `127.0.0.1:0` can be used
 /// and the port read from the log.
-#[allow(dead_code)] // used as each front end is wired in
 async fn bind(
     protocol: &'static str,
     listen: Listen,

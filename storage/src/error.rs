@@ -54,6 +54,34 @@ pub enum Error {
         /// The hub's limit.
         limit: usize,
     },
+    /// An idempotent producer's batch carries an epoch older than the one already seen.
+    #[error("producer {producer_id}: epoch {epoch} is older than the current epoch {current}")]
+    InvalidProducerEpoch {
+        /// The producer.
+        producer_id: i64,
+        /// Epoch of the batch.
+        epoch: i16,
+        /// Epoch already seen.
+        current: i16,
+    },
+    /// An idempotent producer's batch does not continue its sequence.
+    #[error("producer {producer_id}: expected sequence {expected}, got {received}")]
+    OutOfOrderSequence {
+        /// The producer.
+        producer_id: i64,
+        /// Sequence the next batch must start with.
+        expected: i32,
+        /// Sequence the batch starts with.
+        received: i32,
+    },
+    /// An idempotent producer's batch was stored before, too long ago to return its offsets.
+    #[error("producer {producer_id}: sequence {received} was already written")]
+    DuplicateSequence {
+        /// The producer.
+        producer_id: i64,
+        /// Sequence the batch starts with.
+        received: i32,
+    },
     /// The batch could not be parsed or failed its checksum.
     #[error(transparent)]
     Codec(#[from] CodecError),

@@ -8,6 +8,7 @@
 //! - `engine`: the one implementation of those traits, over a backend: sled (`sled:PATH`)
 //!   or memory (`memory://`); pick one with [`open()`].
 //! - [`spawn_retention`]: the background retention task.
+//! - `producer`: idempotent-producer state (epoch, recent sequences) kept per partition.
 //!
 //! Data flow: a front end builds or receives a [`RecordBatch`], calls [`Log::append`] (offsets
 //! assigned, one atomic write, group-commit fsync under [`Durability::Strict`]), and readers
@@ -22,6 +23,7 @@ pub mod hub;
 pub mod log;
 mod memory;
 mod open;
+mod producer;
 pub mod record;
 mod retention;
 mod sled;
@@ -37,5 +39,6 @@ pub use log::{
     RetentionReport, SharedStorage, Storage, TimeQuery, TimestampOffset,
 };
 pub use open::{StorageConfig, StorageUrl, open};
+pub use producer::RETAINED_BATCHES;
 pub use record::{Header, Offset, Record};
 pub use retention::spawn_retention;

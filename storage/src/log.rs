@@ -52,6 +52,9 @@ pub struct Appended {
     pub log_append_time: Option<i64>,
     /// The partition's log start offset after the append.
     pub log_start: Offset,
+    /// The batch was a retry of an idempotent producer's batch already stored: nothing was
+    /// written and the offsets are the ones it was stored at.
+    pub duplicate: bool,
 }
 
 /// Batches returned by a read, with the partition state they were read against.
@@ -131,6 +134,16 @@ pub trait Log: Send + Sync + fmt::Debug + 'static {
 
     /// Appends one batch, assigning its offsets (and log-append time if the hub uses it).
     /// Returns once the batch is durable under the log's [`Durability`].
+    ///
+    /// A batch with a producer id (`producerId >= 0`) is checked against that producer's
+    /// epoch and sequence in the partition first, and its state is stored with it (see
+    /// [`RETAINED_BATCHES`](crate::RETAINED_BATCHES)): a retried batch is not stored again
+    /// but answered with [`Appended::duplicate`] and its original offsets.
+    ///
+    /// # Errors
+    /// Among others [`Error::InvalidProducerEpoch`](crate::Error::InvalidProducerEpoch),
+    /// [`Error::OutOfOrderSequence`](crate::Error::OutOfOrderSequence) and
+    /// [`Error::DuplicateSequence`](crate::Error::DuplicateSequence) for idempotent batches.
     async fn append(&self, partition: &PartitionId, batch: RecordBatch) -> Result<Appended>;
 
     /// Reads stored batches from `from`, up to about `max_bytes` (at least one batch when any
@@ -169,6 +182,9 @@ pub trait Log: Send + Sync + fmt::Debug + 'static {
         offset: Offset,
         deadline: Instant,
     ) -> Result<PartitionState>;
+
+    /// A producer id never handed out before by this storage, even across restarts.
+    async fn new_producer_id(&self) -> Result<i64>;
 
     /// Deletes batches past their hub's retention time or size as of `now_ms`.
     async fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport>;

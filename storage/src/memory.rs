@@ -2,6 +2,7 @@
 //! throwaway gateways.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::batch::RecordBatch;
@@ -11,11 +12,14 @@ use crate::engine::backend::{
 use crate::error::Result;
 use crate::hub::{HubInfo, HubName, PartitionId};
 use crate::log::{CommittedOffset, RetentionReport};
+use crate::producer::ProducerState;
 use crate::record::Offset;
 
 /// Keeps nothing beyond the engine's own maps and the batches below.
 #[derive(Debug, Default)]
-pub(crate) struct MemoryBackend;
+pub(crate) struct MemoryBackend {
+    producer_ids: AtomicI64,
+}
 
 #[derive(Debug, Default)]
 struct Batches {
@@ -55,6 +59,7 @@ impl PartitionStore for MemoryPartition {
         batch: &RecordBatch,
         _meta: &PartitionMeta,
         time_entry: Option<i64>,
+        _producer: Option<(i64, &ProducerState)>,
     ) -> Result<()> {
         let mut batches = self.lock();
         batches.by_base.insert(batch.base_offset(), batch.clone());
@@ -62,6 +67,11 @@ impl PartitionStore for MemoryPartition {
             batches.time_index.insert(ts, batch.base_offset());
         }
         Ok(())
+    }
+
+    fn producers(&self) -> Result<Vec<(i64, ProducerState)>> {
+        // Nothing persists: the engine's own map is the only copy.
+        Ok(Vec::new())
     }
 
     fn read(&self, from: Offset, end: Offset, max_bytes: usize) -> Result<Vec<RecordBatch>> {
@@ -163,6 +173,10 @@ impl Backend for MemoryBackend {
 
     fn remove_offsets(&self, _keys: &[(String, PartitionId)]) -> Result<()> {
         Ok(())
+    }
+
+    fn next_producer_id(&self) -> Result<i64> {
+        Ok(self.producer_ids.fetch_add(1, Ordering::Relaxed))
     }
 
     fn sync(&self) -> Result<()> {

@@ -83,7 +83,7 @@ impl StorageConfig {
 /// [`Error::Corrupt`] if recovery finds stored data inconsistent.
 pub fn open(config: &StorageConfig) -> Result<SharedStorage> {
     Ok(match &config.url {
-        StorageUrl::Memory => Arc::new(Engine::open(MemoryBackend, config.durability)?),
+        StorageUrl::Memory => Arc::new(Engine::open(MemoryBackend::default(), config.durability)?),
         StorageUrl::Sled(path) => {
             let backend = SledBackend::open(
                 path,

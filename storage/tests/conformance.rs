@@ -710,6 +710,107 @@ async fn state_survives_reopen(f: Fixture) {
     assert_eq!(log.append(&p, batch(1)).await.unwrap().base_offset, 5);
 }
 
+/// A batch of `n` records from idempotent producer `producer` at `epoch`, first sequence `seq`.
+fn idempotent(producer: i64, epoch: i16, seq: i32, n: usize) -> RecordBatch {
+    let records: Vec<Record> = (0..n).map(|i| record(i as i64, 1000 + i as i64)).collect();
+    let options = EncodeOptions {
+        producer_id: producer,
+        producer_epoch: epoch,
+        base_sequence: seq,
+        ..EncodeOptions::default()
+    };
+    RecordBatch::encode(&records, &options).unwrap()
+}
+
+async fn idempotent_producers(f: Fixture) {
+    let log = &f.log;
+    create(log, "h", 2).await;
+    let p = pid("h", 0);
+    let a = log.new_producer_id().await.unwrap();
+    let b = log.new_producer_id().await.unwrap();
+    assert_ne!(a, b);
+    assert!(a >= 0 && b >= 0);
+
+    let first = log.append(&p, idempotent(a, 0, 0, 3)).await.unwrap();
+    assert_eq!(
+        (first.base_offset, first.last_offset, first.duplicate),
+        (0, 2, false)
+    );
+    // Another producer interleaves; sequences are per producer.
+    log.append(&p, idempotent(b, 0, 0, 1)).await.unwrap();
+    let second = log.append(&p, idempotent(a, 0, 3, 2)).await.unwrap();
+    assert_eq!((second.base_offset, second.duplicate), (4, false));
+    // A retry of either batch is answered with its original offsets and not stored again.
+    let retry = log.append(&p, idempotent(a, 0, 0, 3)).await.unwrap();
+    assert_eq!(
+        (retry.base_offset, retry.last_offset, retry.duplicate),
+        (0, 2, true)
+    );
+    let retry = log.append(&p, idempotent(a, 0, 3, 2)).await.unwrap();
+    assert_eq!((retry.base_offset, retry.duplicate), (4, true));
+    assert_eq!(log.partition(&p).await.unwrap().high_watermark, 6);
+    // A gap is refused and nothing is stored.
+    assert!(matches!(
+        log.append(&p, idempotent(a, 0, 9, 1)).await,
+        Err(Error::OutOfOrderSequence {
+            expected: 5,
+            received: 9,
+            ..
+        })
+    ));
+    // A new epoch starts at 0; the old epoch is then fenced.
+    assert!(matches!(
+        log.append(&p, idempotent(a, 1, 5, 1)).await,
+        Err(Error::OutOfOrderSequence { expected: 0, .. })
+    ));
+    assert_eq!(
+        log.append(&p, idempotent(a, 1, 0, 1))
+            .await
+            .unwrap()
+            .base_offset,
+        6
+    );
+    assert!(matches!(
+        log.append(&p, idempotent(a, 0, 5, 1)).await,
+        Err(Error::InvalidProducerEpoch {
+            epoch: 0,
+            current: 1,
+            ..
+        })
+    ));
+    // State is per partition: the other partition knows nothing of producer `a`.
+    let q = pid("h", 1);
+    assert_eq!(
+        log.append(&q, idempotent(a, 1, 7, 1))
+            .await
+            .unwrap()
+            .base_offset,
+        0
+    );
+    assert_eq!(log.partition(&p).await.unwrap().high_watermark, 7);
+
+    let Some(f) = f.reopen() else {
+        return; // not a persistent engine
+    };
+    let log = &f.log;
+    // Dedup survives a restart, and new producer ids stay unique.
+    let retry = log.append(&p, idempotent(a, 1, 0, 1)).await.unwrap();
+    assert_eq!((retry.base_offset, retry.duplicate), (6, true));
+    assert!(matches!(
+        log.append(&p, idempotent(a, 0, 5, 1)).await,
+        Err(Error::InvalidProducerEpoch { .. })
+    ));
+    assert_eq!(
+        log.append(&p, idempotent(a, 1, 1, 1))
+            .await
+            .unwrap()
+            .base_offset,
+        7
+    );
+    let c = log.new_producer_id().await.unwrap();
+    assert!(c != a && c != b);
+}
+
 #[tokio::test]
 async fn a_locked_data_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -757,4 +858,5 @@ conformance!(
     concurrent_appends_are_dense,
     group_offsets,
     state_survives_reopen,
+    idempotent_producers,
 );

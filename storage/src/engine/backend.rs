@@ -8,6 +8,7 @@ use crate::batch::RecordBatch;
 use crate::error::Result;
 use crate::hub::{HubInfo, HubName, PartitionId};
 use crate::log::{CommittedOffset, RetentionReport};
+use crate::producer::ProducerState;
 use crate::record::Offset;
 
 /// The persistent state of a partition, written atomically with every change to it.
@@ -108,14 +109,19 @@ pub(crate) enum TimeSeek {
 /// Storage of one partition's batches. Calls are synchronous and short; the engine serialises
 /// writers per partition, so implementations need no write ordering of their own.
 pub(crate) trait PartitionStore: Send + Sync + 'static {
-    /// Stores `batch` (offsets already assigned), the new `meta` and, if the running max
-    /// timestamp grew to `time_entry`, a time-index entry — all in one atomic write.
+    /// Stores `batch` (offsets already assigned), the new `meta`, if the running max
+    /// timestamp grew to `time_entry` a time-index entry, and the new state of the batch's
+    /// idempotent `producer` — all in one atomic write.
     fn append(
         &self,
         batch: &RecordBatch,
         meta: &PartitionMeta,
         time_entry: Option<i64>,
+        producer: Option<(i64, &ProducerState)>,
     ) -> Result<()>;
+
+    /// Every idempotent producer's persisted state in this partition.
+    fn producers(&self) -> Result<Vec<(i64, ProducerState)>>;
 
     /// Batches in offset order starting with the one that contains `from` (or the first after
     /// it), stopping before `end` and once `max_bytes` is reached; at least one if any exists.
@@ -170,6 +176,9 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
 
     /// Removes committed offsets.
     fn remove_offsets(&self, keys: &[(String, PartitionId)]) -> Result<()>;
+
+    /// A producer id never returned before, even across restarts.
+    fn next_producer_id(&self) -> Result<i64>;
 
     /// Makes every completed write durable. Called from one flusher thread at a time.
     fn sync(&self) -> Result<()>;

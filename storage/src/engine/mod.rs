@@ -10,7 +10,7 @@ pub(crate) mod backend;
 mod commit;
 mod notify;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -29,6 +29,7 @@ use crate::log::{
     Appended, Capabilities, CommittedOffset, Durability, GroupOffsets, Log, ReadBatches,
     RetentionReport, TimeQuery, TimestampOffset,
 };
+use crate::producer::{self, ProducerState, SequenceCheck, SequencedBatch};
 use crate::record::{Offset, Record};
 use backend::{Backend, BatchSummary, PartitionMeta, PartitionStore, TimeSeek};
 use commit::GroupCommit;
@@ -93,6 +94,8 @@ struct PartitionEntry<P> {
     /// Serialises writers of this partition. std Mutex: held only around synchronous backend
     /// calls, never across an `.await`.
     tail: Mutex<Tail>,
+    /// Idempotent producers' state; locked only while `tail` is held.
+    producers: Mutex<HashMap<i64, ProducerState>>,
 }
 
 impl<P> PartitionEntry<P> {
@@ -105,6 +108,7 @@ impl<P> PartitionEntry<P> {
                 meta,
                 high_watermark: meta.next_offset,
             }),
+            producers: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -169,10 +173,13 @@ impl<B: Backend> Engine<B> {
         let (loaded, offsets) = backend.load()?;
         let mut hubs = BTreeMap::new();
         for hub in loaded {
-            hubs.insert(
-                hub.info.name.clone(),
-                HubEntry::new(hub.info, hub.partitions),
-            );
+            let entry = HubEntry::new(hub.info, hub.partitions);
+            for partition in read(&entry.partitions).iter() {
+                let states = partition.store.producers()?;
+                lock(&partition.producers).extend(states);
+            }
+            let name = read(&entry.info).name.clone();
+            hubs.insert(name, entry);
         }
         let committed = offsets
             .into_iter()
@@ -507,16 +514,51 @@ impl<B: Backend> Log for Engine<B> {
         let log_append_time =
             (config.timestamp_policy == TimestampPolicy::LogAppendTime).then_some(now);
         let batch_len = batch.len();
-        let (appended, ticket) = {
+        let header = *batch.header();
+        let (appended, ticket) = 'locked: {
             let mut tail = lock(&partition.tail);
             if hub.deleted.load(Ordering::SeqCst) {
                 return Err(Error::NoSuchHub(id.hub.to_string()));
+            }
+            let mut producers = header.is_idempotent().then(|| lock(&partition.producers));
+            let previous = producers
+                .as_ref()
+                .and_then(|p| p.get(&header.producer_id).cloned());
+            if producers.is_some()
+                && let SequenceCheck::Duplicate(stored) =
+                    producer::check(previous.as_ref(), &header)?
+            {
+                let appended = Appended {
+                    base_offset: stored.base_offset,
+                    last_offset: stored.last_offset,
+                    log_append_time: (stored.log_append_time != i64::MIN)
+                        .then_some(stored.log_append_time),
+                    log_start: tail.meta.log_start,
+                    duplicate: true,
+                };
+                break 'locked (appended, None);
             }
             let base = tail.meta.next_offset;
             batch.assign(base, 0);
             if let Some(ts) = log_append_time {
                 batch.stamp_log_append_time(ts);
             }
+            let producer_state = producers.is_some().then(|| {
+                producer::advance(
+                    previous.as_ref(),
+                    header.producer_epoch,
+                    SequencedBatch {
+                        first_sequence: header.base_sequence,
+                        last_sequence: producer::last_sequence(
+                            header.base_sequence,
+                            header.last_offset_delta,
+                        ),
+                        base_offset: base,
+                        last_offset: batch.last_offset(),
+                        log_append_time: log_append_time.unwrap_or(i64::MIN),
+                    },
+                )
+            });
             let mut meta = tail.meta;
             meta.next_offset = batch.last_offset() + 1;
             meta.stored_bytes += batch.len() as u64;
@@ -524,8 +566,17 @@ impl<B: Backend> Log for Engine<B> {
             let max_ts = batch.header().max_timestamp;
             let time_entry = (max_ts > meta.max_timestamp).then_some(max_ts);
             meta.max_timestamp = meta.max_timestamp.max(max_ts);
-            partition.store.append(&batch, &meta, time_entry)?;
+            partition.store.append(
+                &batch,
+                &meta,
+                time_entry,
+                producer_state.as_ref().map(|s| (header.producer_id, s)),
+            )?;
             tail.meta = meta;
+            if let (Some(producers), Some(state)) = (producers.as_mut(), producer_state) {
+                producers.insert(header.producer_id, state);
+            }
+            drop(producers);
             // Taken under the lock, so tickets follow offset order.
             let ticket = self
                 .group_commit
@@ -539,9 +590,15 @@ impl<B: Backend> Log for Engine<B> {
                 last_offset: batch.last_offset(),
                 log_append_time,
                 log_start: meta.log_start,
+                duplicate: false,
             };
             (appended, ticket)
         };
+        if appended.duplicate {
+            // The original may still be waiting for its sync.
+            self.durable().await?;
+            return Ok(appended);
+        }
         if let (Some(gc), Some(ticket)) = (&self.group_commit, ticket) {
             if self.durability == Durability::Strict {
                 gc.wait(ticket).await?;
@@ -654,6 +711,13 @@ impl<B: Backend> Log for Engine<B> {
                 Ok(Err(_)) => return self.partition(id).await,
             }
         }
+    }
+
+    async fn new_producer_id(&self) -> Result<i64> {
+        let backend = Arc::clone(&self.backend);
+        tokio::task::spawn_blocking(move || backend.next_producer_id())
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?
     }
 
     async fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport> {

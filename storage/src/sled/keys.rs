@@ -7,7 +7,8 @@
 //!   - `BATCH` + base offset (u64 BE) + chunk index (u32 BE) → one [`CHUNK_BYTES`] piece of
 //!     the stored batch;
 //!   - `SUMMARY` + base offset → last offset, max timestamp, length (24 bytes);
-//!   - `TIME` + running max timestamp (order-preserving) → base offset.
+//!   - `TIME` + running max timestamp (order-preserving) → base offset;
+//!   - `PRODUCER` + producer id (i64 BE) → that idempotent producer's state in the partition.
 //!
 //! Every append writes one batch, its summary, the meta and maybe a time entry in a single
 //! atomic `sled::Batch` on the partition's tree.
@@ -23,6 +24,15 @@ pub(crate) const META: &[u8] = &[0x00];
 pub(crate) const BATCH: u8 = 0x01;
 pub(crate) const SUMMARY: u8 = 0x02;
 pub(crate) const TIME: u8 = 0x03;
+pub(crate) const PRODUCER: u8 = 0x04;
+
+/// `PRODUCER` + producer id.
+pub(crate) fn producer_key(producer_id: i64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = PRODUCER;
+    key[1..].copy_from_slice(&producer_id.to_be_bytes());
+    key
+}
 
 /// Largest piece of a batch stored under one key.
 ///

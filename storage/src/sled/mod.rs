@@ -228,6 +228,12 @@ impl Backend for SledBackend {
         Ok(())
     }
 
+    fn next_producer_id(&self) -> Result<i64> {
+        // sled persists its id generator and skips ahead after a crash, so ids never repeat.
+        let id = self.db.generate_id()?;
+        i64::try_from(id).map_err(|_| Error::Corrupt("producer ids exhausted".into()))
+    }
+
     fn sync(&self) -> Result<()> {
         self.db.flush()?;
         self.db_file.sync_all()?;

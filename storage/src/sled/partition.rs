@@ -7,6 +7,7 @@ use crate::engine::backend::{BatchSummary, PartitionMeta, PartitionStore, TimeSe
 use crate::error::{Error, Result};
 use crate::hub::PartitionId;
 use crate::log::RetentionReport;
+use crate::producer::ProducerState;
 use crate::record::Offset;
 
 use super::keys::{
@@ -107,6 +108,7 @@ impl PartitionStore for SledPartition {
         batch: &RecordBatch,
         meta: &PartitionMeta,
         time_entry: Option<i64>,
+        producer: Option<(i64, &ProducerState)>,
     ) -> Result<()> {
         let base = batch.base_offset();
         let mut write = sled::Batch::default();
@@ -120,9 +122,28 @@ impl PartitionStore for SledPartition {
         if let Some(ts) = time_entry {
             write.insert(&time_key(ts)[..], &base.to_be_bytes()[..]);
         }
+        if let Some((id, state)) = producer {
+            write.insert(&keys::producer_key(id)[..], state.encode());
+        }
         write.insert(META, &meta.encode()[..]);
         self.tree.apply_batch(write)?;
         Ok(())
+    }
+
+    fn producers(&self) -> Result<Vec<(i64, ProducerState)>> {
+        let mut out = Vec::new();
+        for entry in self.tree.scan_prefix([keys::PRODUCER]) {
+            let (key, value) = entry?;
+            let id = key
+                .get(1..9)
+                .and_then(|b| b.try_into().ok())
+                .map(i64::from_be_bytes);
+            match (id, ProducerState::decode(&value)) {
+                (Some(id), Some(state)) => out.push((id, state)),
+                _ => return Err(Error::Corrupt("idempotent producer state".into())),
+            }
+        }
+        Ok(out)
     }
 
     fn read(&self, from: Offset, end: Offset, max_bytes: usize) -> Result<Vec<RecordBatch>> {

@@ -1,0 +1,131 @@
+//! One Kafka connection: a reader, one task per request, and an in-order writer.
+//!
+//! Kafka clients match responses to requests by position, so responses leave in request order.
+//! Requests still run concurrently where that is safe: a Fetch (which may long-poll for
+//! seconds) runs on its own, while every other request waits for the previous non-fetch request
+//! to finish first, so produces are appended in the order they were sent. At most
+//! [`MAX_IN_FLIGHT`] requests are pending per connection; the reader stops reading beyond that.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use hubgate_protocol::Stream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use crate::dispatch::{Handler, Outcome};
+use crate::frame;
+
+/// Requests read but not yet answered, per connection.
+const MAX_IN_FLIGHT: usize = 32;
+/// Initial read buffer.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Serves one connection until the peer hangs up, a framing error, or `shutdown`.
+pub(crate) async fn run(
+    stream: Stream,
+    handler: Arc<Handler>,
+    max_frame: usize,
+    shutdown: CancellationToken,
+) {
+    let (reader, writer) = tokio::io::split(stream);
+    let (pending_tx, pending_rx) = mpsc::channel(MAX_IN_FLIGHT);
+    let closing = CancellationToken::new();
+    let write = write_loop(writer, pending_rx, closing.clone());
+    let read = read_loop(reader, handler, max_frame, pending_tx, shutdown, closing);
+    // The writer finishes the responses already queued after the reader stops.
+    let ((), ()) = tokio::join!(read, write);
+}
+
+async fn read_loop(
+    mut reader: ReadHalf<Stream>,
+    handler: Arc<Handler>,
+    max_frame: usize,
+    pending: mpsc::Sender<JoinHandle<Outcome>>,
+    shutdown: CancellationToken,
+    closing: CancellationToken,
+) {
+    let idle = handler.config.limits.idle_timeout;
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    // Completion signal of the previous ordered (non-fetch) request.
+    let mut previous: Option<oneshot::Receiver<()>> = None;
+    loop {
+        loop {
+            let frame = match frame::decode(&mut buf, max_frame) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    debug!(error = %e, "framing error; closing");
+                    return;
+                }
+            };
+            let handler = Arc::clone(&handler);
+            let task = if Handler::is_concurrent(&frame) {
+                tokio::spawn(async move { handler.handle(frame).await })
+            } else {
+                let (done, next) = oneshot::channel::<()>();
+                let wait_for = previous.replace(next);
+                tokio::spawn(async move {
+                    if let Some(earlier) = wait_for {
+                        // Err only means the earlier request finished by being dropped.
+                        let _ = earlier.await;
+                    }
+                    let outcome = handler.handle(frame).await;
+                    drop(done);
+                    outcome
+                })
+            };
+            if pending.send(task).await.is_err() {
+                return;
+            }
+        }
+        let read = tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = closing.cancelled() => return,
+            read = tokio::time::timeout(idle, reader.read_buf(&mut buf)) => read,
+        };
+        match read {
+            Ok(Ok(0)) => return,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                debug!(error = %e, "read failed");
+                return;
+            }
+            Err(_) => {
+                debug!(?idle, "idle connection; closing");
+                return;
+            }
+        }
+    }
+}
+
+async fn write_loop(
+    mut writer: WriteHalf<Stream>,
+    mut pending: mpsc::Receiver<JoinHandle<Outcome>>,
+    closing: CancellationToken,
+) {
+    while let Some(task) = pending.recv().await {
+        match task.await {
+            Ok(Outcome::Respond(bytes)) => {
+                if let Err(e) = writer.write_all(&bytes).await {
+                    debug!(error = %e, "write failed");
+                    break;
+                }
+            }
+            Ok(Outcome::NoResponse) => {}
+            Ok(Outcome::Close(reason)) => {
+                debug!(reason, "closing connection");
+                break;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "request handler failed; closing its connection");
+                break;
+            }
+        }
+    }
+    closing.cancel();
+    let _ = writer.shutdown().await;
+}

@@ -1,0 +1,239 @@
+//! Request dispatch: header, version check, routing to one module per API, response encoding.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use hubgate_storage::SharedStorage;
+use kafka_protocol::messages::{
+    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
+    DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
+    FetchRequest, FindCoordinatorRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
+    ListOffsetsRequest, MetadataRequest, OffsetForLeaderEpochRequest, ProduceRequest,
+    RequestHeader, ResponseHeader,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, decode_request_header_from_buffer};
+use tracing::{Instrument, debug, debug_span, error};
+
+use crate::{
+    KafkaConfig, alter_configs, api_versions, create_partitions, create_topics, delete_records,
+    delete_topics, describe_cluster, describe_configs, fetch, find_coordinator, init_producer_id,
+    list_offsets, metadata, offset_for_leader_epoch, produce, versions,
+};
+
+/// What to do after handling one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Send this response frame (size prefix included).
+    Respond(Bytes),
+    /// Send nothing (a Produce with `acks=0`).
+    NoResponse,
+    /// The request was malformed or not servable: close the connection.
+    Close(&'static str),
+}
+
+/// Serves decoded requests against the log. One per front end, shared by all connections.
+#[derive(Debug)]
+pub struct Handler {
+    pub(crate) storage: SharedStorage,
+    pub(crate) config: KafkaConfig,
+}
+
+impl Handler {
+    /// A handler over `storage`.
+    pub fn new(storage: SharedStorage, config: KafkaConfig) -> Self {
+        Self { storage, config }
+    }
+
+    /// Whether the request in `frame` may run concurrently with the requests before it on its
+    /// connection. Only Fetch may: it long-polls and changes nothing.
+    pub fn is_concurrent(frame: &[u8]) -> bool {
+        frame.len() >= 2 && i16::from_be_bytes([frame[0], frame[1]]) == ApiKey::Fetch as i16
+    }
+
+    /// Handles one request frame (without its size prefix).
+    pub async fn handle(&self, frame: Bytes) -> Outcome {
+        if frame.len() < crate::frame::MIN_REQUEST_LEN {
+            return Outcome::Close("request shorter than its header");
+        }
+        let key = i16::from_be_bytes([frame[0], frame[1]]);
+        let version = i16::from_be_bytes([frame[2], frame[3]]);
+        let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+        let Ok(api) = ApiKey::try_from(key) else {
+            debug!(key, "unknown API key; closing");
+            return Outcome::Close("unknown API key");
+        };
+        let span = debug_span!("request", api = ?api, version, correlation_id);
+        async move {
+            let Some(range) = versions::advertised(api) else {
+                debug!("API not served; closing");
+                return Outcome::Close("API not served");
+            };
+            if api == ApiKey::ApiVersions && version > range.max {
+                return encode(api, 0, correlation_id, &api_versions::unsupported_version());
+            }
+            if version < range.min_served || version > range.max {
+                debug!("version not served; closing");
+                return Outcome::Close("API version not served");
+            }
+            let mut body = frame;
+            let header = match decode_request_header_from_buffer(&mut body) {
+                Ok(header) => header,
+                Err(e) => {
+                    debug!(error = %e, "malformed request header; closing");
+                    return Outcome::Close("malformed request header");
+                }
+            };
+            self.route(api, version, header, body).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn route(
+        &self,
+        api: ApiKey,
+        version: i16,
+        header: RequestHeader,
+        mut body: Bytes,
+    ) -> Outcome {
+        let id = header.correlation_id;
+        macro_rules! decode {
+            ($ty:ty) => {
+                match <$ty>::decode(&mut body, version) {
+                    Ok(request) => request,
+                    Err(e) => {
+                        debug!(error = %e, "malformed request body; closing");
+                        return Outcome::Close("malformed request body");
+                    }
+                }
+            };
+        }
+        match api {
+            ApiKey::ApiVersions => {
+                let request = decode!(ApiVersionsRequest);
+                encode(api, version, id, &api_versions::handle(&request, version))
+            }
+            ApiKey::Metadata => {
+                let request = decode!(MetadataRequest);
+                let response = metadata::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::Produce => {
+                let request = decode!(ProduceRequest);
+                match produce::handle(self, request, version).await {
+                    Some(response) => encode(api, version, id, &response),
+                    None => Outcome::NoResponse,
+                }
+            }
+            ApiKey::Fetch => {
+                let request = decode!(FetchRequest);
+                let response = fetch::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::ListOffsets => {
+                let request = decode!(ListOffsetsRequest);
+                let response = list_offsets::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::FindCoordinator => {
+                let request = decode!(FindCoordinatorRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &find_coordinator::handle(self, request, version),
+                )
+            }
+            ApiKey::InitProducerId => {
+                let request = decode!(InitProducerIdRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &init_producer_id::handle(self, request).await,
+                )
+            }
+            ApiKey::CreateTopics => {
+                let request = decode!(CreateTopicsRequest);
+                let response = create_topics::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::DeleteTopics => {
+                let request = decode!(DeleteTopicsRequest);
+                let response = delete_topics::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::CreatePartitions => {
+                let request = decode!(CreatePartitionsRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &create_partitions::handle(self, request).await,
+                )
+            }
+            ApiKey::DescribeConfigs => {
+                let request = decode!(DescribeConfigsRequest);
+                let response = describe_configs::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::AlterConfigs => {
+                let request = decode!(AlterConfigsRequest);
+                encode(api, version, id, &alter_configs::alter(self, request).await)
+            }
+            ApiKey::IncrementalAlterConfigs => {
+                let request = decode!(IncrementalAlterConfigsRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &alter_configs::incremental(self, request).await,
+                )
+            }
+            ApiKey::DeleteRecords => {
+                let request = decode!(DeleteRecordsRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &delete_records::handle(self, request).await,
+                )
+            }
+            ApiKey::DescribeCluster => {
+                let request = decode!(DescribeClusterRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &describe_cluster::handle(self, request, version),
+                )
+            }
+            ApiKey::OffsetForLeaderEpoch => {
+                let request = decode!(OffsetForLeaderEpochRequest);
+                let response = offset_for_leader_epoch::handle(self, request).await;
+                encode(api, version, id, &response)
+            }
+            _ => Outcome::Close("API not served"),
+        }
+    }
+}
+
+/// Encodes a response frame: size, header (version chosen by the API), body.
+fn encode<R: Encodable>(api: ApiKey, version: i16, correlation_id: i32, body: &R) -> Outcome {
+    let header_version = api.response_header_version(version);
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let mut out = BytesMut::new();
+    out.put_i32(0);
+    let encoded = header
+        .encode(&mut out, header_version)
+        .and_then(|()| body.encode(&mut out, version));
+    if let Err(e) = encoded {
+        // Our bug, not the peer's: a field set that the version does not have.
+        error!(error = %e, ?api, version, "cannot encode response; closing");
+        return Outcome::Close("response encoding failed");
+    }
+    let Ok(len) = i32::try_from(out.len() - 4) else {
+        error!(?api, "response larger than 2 GiB; closing");
+        return Outcome::Close("response too large");
+    };
+    out[0..4].copy_from_slice(&len.to_be_bytes());
+    Outcome::Respond(out.freeze())
+}

@@ -1,0 +1,104 @@
+//! Kafka error codes, and the one place storage errors become them.
+
+use hubgate_storage::Error as StorageError;
+use hubgate_storage::batch::CodecError;
+
+/// Kafka error codes used by this front end (Kafka's `Errors` enum).
+#[allow(dead_code)] // the table is complete for the APIs served; not every code is used by each
+pub(crate) mod code {
+    pub(crate) const UNKNOWN_SERVER_ERROR: i16 = -1;
+    pub(crate) const NONE: i16 = 0;
+    pub(crate) const OFFSET_OUT_OF_RANGE: i16 = 1;
+    pub(crate) const CORRUPT_MESSAGE: i16 = 2;
+    pub(crate) const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub(crate) const MESSAGE_TOO_LARGE: i16 = 10;
+    pub(crate) const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    pub(crate) const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub(crate) const INVALID_REQUIRED_ACKS: i16 = 21;
+    pub(crate) const UNSUPPORTED_VERSION: i16 = 35;
+    pub(crate) const TOPIC_ALREADY_EXISTS: i16 = 36;
+    pub(crate) const INVALID_PARTITIONS: i16 = 37;
+    pub(crate) const INVALID_REPLICATION_FACTOR: i16 = 38;
+    pub(crate) const INVALID_CONFIG: i16 = 40;
+    pub(crate) const INVALID_REQUEST: i16 = 42;
+    pub(crate) const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;
+    pub(crate) const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    pub(crate) const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
+    pub(crate) const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub(crate) const INVALID_TXN_STATE: i16 = 48;
+    pub(crate) const UNKNOWN_PRODUCER_ID: i16 = 59;
+    pub(crate) const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+    pub(crate) const UNKNOWN_LEADER_EPOCH: i16 = 74;
+    pub(crate) const INVALID_RECORD: i16 = 87;
+    pub(crate) const UNKNOWN_TOPIC_ID: i16 = 100;
+    pub(crate) const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
+}
+
+/// The Kafka error code for a storage error. Unexpected failures are logged here, once, and
+/// become UNKNOWN_SERVER_ERROR; their details are not sent to the client.
+pub(crate) fn storage_code(error: &StorageError) -> i16 {
+    match error {
+        StorageError::NoSuchHub(_) | StorageError::NoSuchPartition { .. } => {
+            code::UNKNOWN_TOPIC_OR_PARTITION
+        }
+        StorageError::HubExists(_) => code::TOPIC_ALREADY_EXISTS,
+        StorageError::InvalidHubName { .. } => code::INVALID_TOPIC_EXCEPTION,
+        StorageError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
+        StorageError::InvalidConfig(_) => code::INVALID_CONFIG,
+        StorageError::MessageTooLarge { .. } => code::MESSAGE_TOO_LARGE,
+        StorageError::Codec(e) => codec_code(e),
+        StorageError::InvalidProducerEpoch { .. } => code::INVALID_PRODUCER_EPOCH,
+        StorageError::OutOfOrderSequence { .. } => code::OUT_OF_ORDER_SEQUENCE_NUMBER,
+        StorageError::DuplicateSequence { .. } => code::DUPLICATE_SEQUENCE_NUMBER,
+        other => {
+            tracing::error!(error = %other, "storage failure");
+            code::UNKNOWN_SERVER_ERROR
+        }
+    }
+}
+
+/// The Kafka error code for a batch that failed validation.
+pub(crate) fn codec_code(error: &CodecError) -> i16 {
+    match error {
+        CodecError::UnsupportedMagic(_) => code::UNSUPPORTED_FOR_MESSAGE_FORMAT,
+        CodecError::TooLarge {
+            field: "batch length",
+            ..
+        } => code::MESSAGE_TOO_LARGE,
+        _ => code::CORRUPT_MESSAGE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_errors_map_to_their_kafka_codes() {
+        assert_eq!(storage_code(&StorageError::NoSuchHub("x".into())), 3);
+        assert_eq!(
+            storage_code(&StorageError::OffsetOutOfRange {
+                requested: 9,
+                log_start: 0,
+                high_watermark: 1
+            }),
+            1
+        );
+        assert_eq!(
+            storage_code(&StorageError::MessageTooLarge { size: 2, limit: 1 }),
+            10
+        );
+        assert_eq!(
+            storage_code(&StorageError::Codec(CodecError::CrcMismatch {
+                stored: 1,
+                computed: 2
+            })),
+            2
+        );
+        assert_eq!(
+            storage_code(&StorageError::Codec(CodecError::UnsupportedMagic(1))),
+            43
+        );
+        assert_eq!(storage_code(&StorageError::Closed), -1);
+    }
+}

@@ -1,0 +1,115 @@
+//! hubgate's Kafka front end: the Kafka wire protocol over the shared partitioned log.
+//!
+//! A Kafka topic **is** a hub: same name, same partitions, same records. Record batches are
+//! stored exactly as producers send them (CRC checked, base offset patched) and served to
+//! consumers without re-encoding.
+//!
+//! # Layout
+//! - [`frame`]: the size-prefixed framing, with the size checked before anything is allocated.
+//! - `connection`: one task reads frames, each request runs as its own task, and a writer sends
+//!   the responses back in request order. Fetches (long-polls) run concurrently; every other
+//!   request runs after the previous non-fetch one, so produce order is kept.
+//! - `dispatch`: header decoding, version checks, routing to one module per API, response
+//!   encoding. [`versions`] lists the advertised version ranges.
+//! - one module per API: `api_versions`, `metadata`, `produce`, `fetch`, `list_offsets`,
+//!   `find_coordinator`, `init_producer_id`, `offset_for_leader_epoch`, and the admin APIs
+//!   `create_topics`, `delete_topics`, `create_partitions`, `describe_configs`,
+//!   `alter_configs` (also incremental), `delete_records`, `describe_cluster`; `configs` maps
+//!   Kafka topic configs onto hub configs.
+//! - `error`: storage errors mapped to Kafka error codes, once.
+//!
+//! # Data flow
+//! ```text
+//! socket ─▶ frame::decode ─▶ dispatch::handle ─▶ produce/fetch/… ─▶ Log ─▶ response bytes
+//!                                 (in a task)                           ─▶ writer (in order)
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
+
+mod alter_configs;
+mod api_versions;
+mod configs;
+mod connection;
+mod create_partitions;
+mod create_topics;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
+mod dispatch;
+mod error;
+mod fetch;
+mod find_coordinator;
+pub mod frame;
+mod init_producer_id;
+mod list_offsets;
+mod metadata;
+mod offset_for_leader_epoch;
+mod produce;
+mod topic_id;
+pub mod versions;
+
+use std::sync::Arc;
+
+use hubgate_protocol::{AutoCreate, Limits, Listener, ListenerConfig};
+use hubgate_storage::SharedStorage;
+use tokio_util::sync::CancellationToken;
+
+pub use dispatch::{Handler, Outcome};
+
+/// How the Kafka front end runs.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// Host name clients are told to connect to (Metadata, DescribeCluster).
+    pub advertised_host: String,
+    /// Port clients are told to connect to.
+    pub advertised_port: u16,
+    /// Cluster id reported to clients; stable across restarts.
+    pub cluster_id: String,
+    /// Whether unknown topics are created on first use, and with how many partitions.
+    pub auto_create: AutoCreate,
+    /// Size limits for peer input (frame size).
+    pub limits: Limits,
+    /// Accept-loop options.
+    pub listener: ListenerConfig,
+}
+
+impl KafkaConfig {
+    /// A config advertising `host:port`, with the gateway's defaults for the rest.
+    pub fn new(advertised_host: impl Into<String>, advertised_port: u16) -> Self {
+        Self {
+            advertised_host: advertised_host.into(),
+            advertised_port,
+            cluster_id: DEFAULT_CLUSTER_ID.to_owned(),
+            auto_create: AutoCreate::default(),
+            limits: Limits::default(),
+            listener: ListenerConfig::new("kafka"),
+        }
+    }
+}
+
+/// The cluster id reported when none is configured. It only needs to be stable.
+pub const DEFAULT_CLUSTER_ID: &str = "hubgate-kafka-cluster";
+
+/// The node id of this (single) broker.
+pub const NODE_ID: i32 = 0;
+
+/// Serves Kafka clients on `listener` over `storage` until `shutdown` is cancelled.
+///
+/// # Errors
+/// As [`hubgate_protocol::serve`]: only an invalid listener configuration.
+pub async fn serve(
+    listener: Listener,
+    storage: SharedStorage,
+    config: KafkaConfig,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let listener_config = config.listener.clone();
+    let max_frame = config.limits.max_frame_bytes;
+    let handler = Arc::new(Handler::new(storage, config));
+    hubgate_protocol::serve(listener, listener_config, shutdown, move |conn, token| {
+        let handler = Arc::clone(&handler);
+        async move { connection::run(conn.stream, handler, max_frame, token).await }
+    })
+    .await
+}

@@ -1,0 +1,108 @@
+//! ListOffsets (key 2): earliest (-2, and -4 "earliest local"), latest (-1), max timestamp
+//! (-3) and the first offset at or after a timestamp.
+
+use hubgate_storage::{HubName, PartitionId, TimeQuery};
+use kafka_protocol::messages::ListOffsetsRequest;
+use kafka_protocol::messages::ListOffsetsResponse;
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+
+use crate::dispatch::Handler;
+use crate::error::{code, storage_code};
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+
+/// Answers a ListOffsets request.
+pub(crate) async fn handle(
+    h: &Handler,
+    request: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let hub = match HubName::new(topic.name.as_str()) {
+            Ok(name) => h.storage.hub(&name).await.map_err(|e| storage_code(&e)),
+            Err(_) => Err(code::UNKNOWN_TOPIC_OR_PARTITION),
+        };
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for p in topic.partitions {
+            let mut out = ListOffsetsPartitionResponse::default()
+                .with_partition_index(p.partition_index)
+                .with_timestamp(-1)
+                .with_offset(-1);
+            let id = match &hub {
+                Ok(hub) => u32::try_from(p.partition_index)
+                    .ok()
+                    .filter(|i| *i < hub.config.partitions)
+                    .map(|i| PartitionId::new(hub.name.clone(), i))
+                    .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION),
+                Err(e) => Err(*e),
+            };
+            match id {
+                Ok(id) => match lookup(h, &id, p.timestamp, version).await {
+                    Ok((offset, timestamp)) => {
+                        out.offset = offset;
+                        out.timestamp = timestamp;
+                        if version >= 4 {
+                            out.leader_epoch = 0;
+                        }
+                    }
+                    Err(error_code) => out.error_code = error_code,
+                },
+                Err(error_code) => out.error_code = error_code,
+            }
+            partitions.push(out);
+        }
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions),
+        );
+    }
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// The (offset, timestamp) answer for one partition.
+async fn lookup(
+    h: &Handler,
+    id: &PartitionId,
+    query: i64,
+    version: i16,
+) -> Result<(i64, i64), i16> {
+    let failed = |e: hubgate_storage::Error| storage_code(&e);
+    match query {
+        LATEST => Ok((
+            h.storage
+                .partition(id)
+                .await
+                .map_err(failed)?
+                .high_watermark,
+            -1,
+        )),
+        EARLIEST => Ok((h.storage.partition(id).await.map_err(failed)?.log_start, -1)),
+        EARLIEST_LOCAL if version >= 8 => {
+            Ok((h.storage.partition(id).await.map_err(failed)?.log_start, -1))
+        }
+        MAX_TIMESTAMP if version >= 7 => {
+            let found = h
+                .storage
+                .offset_for_timestamp(id, TimeQuery::Max)
+                .await
+                .map_err(failed)?;
+            Ok(found.map_or((-1, -1), |f| (f.offset, f.timestamp)))
+        }
+        t if t >= 0 => {
+            let found = h
+                .storage
+                .offset_for_timestamp(id, TimeQuery::AtOrAfter(t))
+                .await
+                .map_err(failed)?;
+            Ok(found.map_or((-1, -1), |f| (f.offset, f.timestamp)))
+        }
+        _ => Err(code::INVALID_REQUEST),
+    }
+}

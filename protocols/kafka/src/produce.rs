@@ -1,0 +1,198 @@
+//! Produce (key 0): each partition's batch is validated (size, CRC, magic, one batch per
+//! partition, no control or transactional batches, keys on compacted hubs) and stored as it
+//! came; the log patches its base offset. Partitions of one request are appended concurrently,
+//! so one group-commit sync covers them all; the response is sent once every append is durable.
+
+use bytes::Bytes;
+use futures_util::future::join_all;
+use hubgate_storage::{CleanupPolicy, HubInfo, HubName, PartitionId, RecordBatch};
+use kafka_protocol::messages::ProduceRequest;
+use kafka_protocol::messages::ProduceResponse;
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::dispatch::Handler;
+use crate::error::{code, codec_code, storage_code};
+
+/// Answers a Produce request; `None` for `acks=0`, which gets no response.
+pub(crate) async fn handle(
+    h: &Handler,
+    request: ProduceRequest,
+    version: i16,
+) -> Option<ProduceResponse> {
+    let acks = request.acks;
+    let valid_acks = matches!(acks, -1..=1);
+    let mut topics = Vec::with_capacity(request.topic_data.len());
+    for topic in request.topic_data {
+        let hub = match HubName::new(topic.name.as_str()) {
+            Ok(name) => h.storage.hub(&name).await.map_err(|e| storage_code(&e)),
+            Err(_) => Err(code::INVALID_TOPIC_EXCEPTION),
+        };
+        let partitions = topic.partition_data.into_iter().map(|p| {
+            let hub = &hub;
+            async move {
+                let result = if valid_acks {
+                    match hub {
+                        Ok(hub) => produce_partition(h, hub, p.index, p.records, version).await,
+                        Err(error_code) => Err(Failure::code(*error_code)),
+                    }
+                } else {
+                    Err(Failure::code(code::INVALID_REQUIRED_ACKS))
+                };
+                response(p.index, result)
+            }
+        });
+        let partition_responses = join_all(partitions).await;
+        topics.push(
+            TopicProduceResponse::default()
+                .with_name(topic.name)
+                .with_partition_responses(partition_responses),
+        );
+    }
+    (acks != 0).then(|| ProduceResponse::default().with_responses(topics))
+}
+
+/// A partition's successful append.
+struct Stored {
+    base_offset: i64,
+    log_append_time: i64,
+    log_start: i64,
+}
+
+/// Why a partition's batch was refused.
+struct Failure {
+    error_code: i16,
+    message: Option<&'static str>,
+    /// Per-record errors (v8+), by index within the batch.
+    record_errors: Vec<i32>,
+}
+
+impl Failure {
+    fn code(error_code: i16) -> Self {
+        Self {
+            error_code,
+            message: None,
+            record_errors: Vec::new(),
+        }
+    }
+
+    fn with_message(error_code: i16, message: &'static str) -> Self {
+        Self {
+            message: Some(message),
+            ..Self::code(error_code)
+        }
+    }
+}
+
+fn response(index: i32, result: Result<Stored, Failure>) -> PartitionProduceResponse {
+    let p = PartitionProduceResponse::default().with_index(index);
+    match result {
+        Ok(stored) => p
+            .with_base_offset(stored.base_offset)
+            .with_log_append_time_ms(stored.log_append_time)
+            .with_log_start_offset(stored.log_start),
+        Err(failure) => p
+            .with_error_code(failure.error_code)
+            .with_base_offset(-1)
+            .with_error_message(failure.message.map(StrBytes::from_static_str))
+            .with_record_errors(
+                failure
+                    .record_errors
+                    .into_iter()
+                    .map(|i| BatchIndexAndErrorMessage::default().with_batch_index(i))
+                    .collect(),
+            ),
+    }
+}
+
+/// INVALID_RECORD exists from Produce v8; older clients get CORRUPT_MESSAGE for the same cases.
+fn invalid_record(version: i16) -> i16 {
+    if version >= 8 {
+        code::INVALID_RECORD
+    } else {
+        code::CORRUPT_MESSAGE
+    }
+}
+
+async fn produce_partition(
+    h: &Handler,
+    hub: &HubInfo,
+    index: i32,
+    records: Option<Bytes>,
+    version: i16,
+) -> Result<Stored, Failure> {
+    let partition = u32::try_from(index)
+        .ok()
+        .filter(|i| *i < hub.config.partitions)
+        .ok_or(Failure::code(code::UNKNOWN_TOPIC_OR_PARTITION))?;
+    let records = records
+        .filter(|r| !r.is_empty())
+        .ok_or(Failure::with_message(invalid_record(version), "no records"))?;
+    let max = hub.config.max_message_bytes as usize;
+    if records.len() > max {
+        return Err(Failure::code(code::MESSAGE_TOO_LARGE));
+    }
+    let limits = hubgate_storage::Limits {
+        max_batch_bytes: max,
+        ..hubgate_storage::Limits::default()
+    };
+    let mut batches =
+        RecordBatch::split(records, &limits).map_err(|e| Failure::code(codec_code(&e)))?;
+    let batch = match (batches.pop(), batches.is_empty()) {
+        (Some(batch), true) => batch,
+        _ => {
+            return Err(Failure::with_message(
+                invalid_record(version),
+                "a produce request must carry exactly one batch per partition",
+            ));
+        }
+    };
+    let header = *batch.header();
+    if header.is_control() {
+        return Err(Failure::with_message(
+            invalid_record(version),
+            "clients may not send control batches",
+        ));
+    }
+    if header.is_transactional() {
+        return Err(Failure::with_message(
+            code::INVALID_TXN_STATE,
+            "transactions are not supported",
+        ));
+    }
+    if header.record_count <= 0 {
+        return Err(Failure::with_message(
+            invalid_record(version),
+            "empty batch",
+        ));
+    }
+    if hub.config.cleanup_policy != CleanupPolicy::Delete {
+        let records = batch
+            .records(&limits)
+            .map_err(|e| Failure::code(codec_code(&e)))?;
+        let keyless: Vec<i32> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.key.is_none())
+            .map(|(i, _)| i as i32)
+            .collect();
+        if !keyless.is_empty() {
+            return Err(Failure {
+                error_code: invalid_record(version),
+                message: Some("compacted topics accept only records with a key"),
+                record_errors: if version >= 8 { keyless } else { Vec::new() },
+            });
+        }
+    }
+    let id = PartitionId::new(hub.name.clone(), partition);
+    match h.storage.append(&id, batch).await {
+        Ok(appended) => Ok(Stored {
+            base_offset: appended.base_offset,
+            log_append_time: appended.log_append_time.unwrap_or(-1),
+            log_start: appended.log_start,
+        }),
+        Err(e) => Err(Failure::code(storage_code(&e))),
+    }
+}

@@ -1,0 +1,97 @@
+//! The API version ranges this front end advertises in ApiVersions.
+//!
+//! Only what is implemented is listed. Produce is advertised from v0 (old librdkafka enables
+//! gzip/snappy/lz4 only when the range contains v0) but v0–2 (message sets v0/v1) are refused;
+//! Fetch stops at v12 (v13+ addresses topics by id). No consumer-group API is advertised;
+//! FindCoordinator is (see `find_coordinator`).
+
+use kafka_protocol::messages::ApiKey;
+
+/// One advertised API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advertised {
+    /// The API.
+    pub key: ApiKey,
+    /// Lowest advertised version.
+    pub min: i16,
+    /// Highest advertised version.
+    pub max: i16,
+    /// Lowest version actually served (above `min` only for Produce).
+    pub min_served: i16,
+}
+
+const fn api(key: ApiKey, min: i16, max: i16) -> Advertised {
+    Advertised {
+        key,
+        min,
+        max,
+        min_served: min,
+    }
+}
+
+/// Every advertised API, in key order.
+pub const ADVERTISED: &[Advertised] = &[
+    Advertised {
+        key: ApiKey::Produce,
+        min: 0,
+        max: 11,
+        min_served: 3,
+    },
+    api(ApiKey::Fetch, 4, 12),
+    api(ApiKey::ListOffsets, 1, 8),
+    api(ApiKey::Metadata, 0, 12),
+    api(ApiKey::FindCoordinator, 0, 4),
+    api(ApiKey::ApiVersions, 0, 4),
+    api(ApiKey::CreateTopics, 2, 7),
+    api(ApiKey::DeleteTopics, 1, 6),
+    api(ApiKey::DeleteRecords, 0, 2),
+    api(ApiKey::InitProducerId, 0, 4),
+    api(ApiKey::OffsetForLeaderEpoch, 2, 4),
+    api(ApiKey::DescribeConfigs, 1, 4),
+    api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::CreatePartitions, 0, 3),
+    api(ApiKey::IncrementalAlterConfigs, 0, 1),
+    api(ApiKey::DescribeCluster, 0, 1),
+];
+
+/// The advertised range of `key`, if it is served at all.
+pub fn advertised(key: ApiKey) -> Option<&'static Advertised> {
+    ADVERTISED.iter().find(|a| a.key == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_stay_within_what_the_codec_knows() {
+        for a in ADVERTISED {
+            let valid = a.key.valid_versions();
+            assert!(
+                a.min <= a.min_served && a.min_served <= a.max,
+                "{:?}",
+                a.key
+            );
+            assert!(
+                a.min_served >= valid.min && a.max <= valid.max,
+                "{:?}",
+                a.key
+            );
+        }
+    }
+
+    #[test]
+    fn no_group_or_transaction_api_is_advertised() {
+        for key in [
+            ApiKey::JoinGroup,
+            ApiKey::SyncGroup,
+            ApiKey::Heartbeat,
+            ApiKey::OffsetCommit,
+            ApiKey::OffsetFetch,
+            ApiKey::ConsumerGroupHeartbeat,
+            ApiKey::EndTxn,
+        ] {
+            assert!(advertised(key).is_none(), "{key:?}");
+        }
+    }
+}
