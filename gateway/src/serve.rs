@@ -67,14 +67,22 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         enabled: settings.auto_create,
         partitions: settings.default_partitions,
     };
-    let _ = auto_create;
     // Each front end: bind its listener (TLS when configured), then spawn its `serve` with a
     // child token. Listeners are bound before "hubgate ready" so clients can connect at once.
-    for (protocol, listen) in [
-        ("kafka", settings.kafka),
-        ("amqp", settings.amqp),
-        ("http", settings.http),
-    ] {
+    if let Some(listener) = bind("amqp", settings.amqp, settings.tls.as_ref(), &[]).await? {
+        let config = hubgate_amqp::AmqpConfig {
+            auto_create,
+            max_message_bytes: settings.amqp_max_message_bytes,
+            ..hubgate_amqp::AmqpConfig::default()
+        };
+        let serve = hubgate_amqp::serve(listener, storage.clone(), config, shutdown.child_token());
+        tasks.spawn(async move {
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "the amqp front end stopped");
+            }
+        });
+    }
+    for (protocol, listen) in [("kafka", settings.kafka), ("http", settings.http)] {
         if let Listen::On(addr) = listen {
             tracing::warn!(%addr, "the {protocol} front end is not part of this build; its listener is not bound");
         }
@@ -112,7 +120,6 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
 ///
 /// Logs `listening protocol=… addr=…` with the bound address, so `127.0.0.1:0` can be used
 /// and the port read from the log.
-#[allow(dead_code)] // used as each front end is wired in
 async fn bind(
     protocol: &'static str,
     listen: Listen,
