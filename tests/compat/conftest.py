@@ -87,7 +87,7 @@ class Gateway:
             except ValueError:
                 continue
             fields = event.get("fields", {})
-            if fields.get("message") == "listening":
+            if fields.get("message") == "listening" and "protocol" in fields:
                 self.addrs[fields["protocol"]] = fields["addr"]
             elif fields.get("message") == "hubgate ready":
                 self._ready.set()
