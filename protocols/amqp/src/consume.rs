@@ -5,7 +5,7 @@
 //! allows (`send_batchable` waits for credit); when caught up the link waits on
 //! [`Log::wait_for`](hubgate_storage::Log::wait_for), woken by appends.
 //!
-//! Event Hubs consumers (a consumer-group address, a selector filter or an owner level) get
+//! Event Hubs consumers (a selector filter or an owner level) get
 //! pre-settled deliveries, because pyamqp never settles them; other clients get the settle
 //! mode they ask for.
 
@@ -74,7 +74,6 @@ pub(crate) async fn prepare(
     hub: &str,
     group: &str,
     index: u32,
-    consumer_group_address: bool,
 ) -> Result<(Plan, AcceptOptions), Error> {
     let name = HubName::new(hub)?;
     let info = hub_or_create(shared.storage.as_ref(), &name, shared.config.auto_create).await?;
@@ -91,7 +90,7 @@ pub(crate) async fn prepare(
         .as_ref()
         .is_some_and(|caps| caps.0.iter().any(|c| c.as_str() == RUNTIME_METRIC));
     let event_hubs =
-        consumer_group_address || epoch.is_some() || filter_set.is_some_and(|f| !f.is_empty());
+        epoch.is_some() || filter_set.is_some_and(|f| !f.is_empty());
     let partition = PartitionId::new(name, index);
     let start = resolve(shared, &partition, start).await?;
     let ownership = shared.owners.register(hub, group, index, epoch)?;

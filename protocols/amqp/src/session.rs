@@ -8,7 +8,7 @@ use fe2o3_amqp::acceptor::{
     LinkAcceptor, LinkEndpoint, ListenerSessionHandle, SupportedReceiverSettleModes,
     SupportedSenderSettleModes,
 };
-use fe2o3_amqp::types::definitions::{Fields, ReceiverSettleMode, Role, SenderSettleMode};
+use fe2o3_amqp::types::definitions::{AmqpError, Fields, ReceiverSettleMode, Role, SenderSettleMode};
 use fe2o3_amqp::types::messaging::TargetArchetype;
 use fe2o3_amqp::types::performatives::Attach;
 use fe2o3_amqp::types::primitives::Symbol;
@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, debug, debug_span};
 
 use crate::address::{self, Address, DEFAULT_GROUP};
-use crate::error::Error;
+use crate::error::{Error, amqp_error};
 use crate::nodes::{self, Node, Routes};
 use crate::{Shared, consume, pad, publish};
 
@@ -81,9 +81,17 @@ pub(crate) async fn run(
             attach = session.next_incoming_attach() => {
                 let Some(attach) = attach else { break };
                 let span = debug_span!("link", name = %attach.name, role = ?attach.role);
-                attach_link(&shared, &mut session, attach, &routes, &shutdown, &mut links)
+                let attached = attach_link(&shared, &mut session, attach, &routes, &shutdown, &mut links)
                     .instrument(span)
                     .await;
+                if !attached {
+                    // An attach the library could not take (e.g. a link name already in use
+                    // on this session) would otherwise stay unanswered: end the session.
+                    let error = amqp_error(AmqpError::NotAllowed, "the attach could not be accepted on this session");
+                    let _ = tokio::time::timeout(Duration::from_secs(2), session.end_with_error(error)).await;
+                    links.abort_all();
+                    return;
+                }
             }
         }
     }
@@ -143,7 +151,7 @@ async fn plan(shared: &Arc<Shared>, attach: &Attach) -> Result<Plan, Error> {
             },
         ) => {
             let (plan, options) =
-                consume::prepare(shared, attach, &hub, DEFAULT_GROUP, partition, false).await?;
+                consume::prepare(shared, attach, &hub, DEFAULT_GROUP, partition).await?;
             Ok(Plan::Consume(plan, options))
         }
         (
@@ -155,7 +163,7 @@ async fn plan(shared: &Arc<Shared>, attach: &Attach) -> Result<Plan, Error> {
             },
         ) => {
             let (plan, options) =
-                consume::prepare(shared, attach, &hub, &group, partition, true).await?;
+                consume::prepare(shared, attach, &hub, &group, partition).await?;
             Ok(Plan::Consume(plan, options))
         }
         (
@@ -180,13 +188,13 @@ async fn attach_link(
     routes: &Routes,
     shutdown: &CancellationToken,
     links: &mut JoinSet<()>,
-) {
+) -> bool {
     let token = shutdown.child_token();
     let reply_address = target_address(&attach);
     match plan(shared, &attach).await {
         Err(error) => {
             debug!(%error, "link refused");
-            refuse(session, attach, error, links).await;
+            return refuse(session, attach, error, links).await;
         }
         Ok(Plan::Node(node)) => match accept(session, attach, AcceptOptions::default()).await {
             Ok(LinkEndpoint::Receiver(receiver)) => {
@@ -201,7 +209,10 @@ async fn attach_link(
                         .in_current_span(),
                 );
             }
-            Err(error) => debug!(%error, "node link not accepted"),
+            Err(error) => {
+                debug!(%error, "node link not accepted");
+                return false;
+            }
         },
         Ok(Plan::Publish(target, options)) => match accept(session, attach, options).await {
             Ok(LinkEndpoint::Receiver(receiver)) => {
@@ -210,7 +221,10 @@ async fn attach_link(
                 );
             }
             Ok(LinkEndpoint::Sender(_)) => {}
-            Err(error) => debug!(%error, "publish link not accepted"),
+            Err(error) => {
+                debug!(%error, "publish link not accepted");
+                return false;
+            }
         },
         Ok(Plan::Consume(plan, options)) => match accept(session, attach, options).await {
             Ok(LinkEndpoint::Sender(sender)) => {
@@ -218,9 +232,13 @@ async fn attach_link(
                     .spawn(consume::run(Arc::clone(shared), sender, plan, token).in_current_span());
             }
             Ok(LinkEndpoint::Receiver(_)) => {}
-            Err(error) => debug!(%error, "consume link not accepted"),
+            Err(error) => {
+                debug!(%error, "consume link not accepted");
+                return false;
+            }
         },
     }
+    true
 }
 
 /// Refuses a link the way Service Bus does: attach (echoing source and target, which pyamqp
@@ -230,7 +248,7 @@ async fn refuse(
     attach: Attach,
     error: Error,
     links: &mut JoinSet<()>,
-) {
+) -> bool {
     let amqp = error.to_amqp();
     match accept(session, attach, AcceptOptions::default()).await {
         Ok(LinkEndpoint::Sender(sender)) => {
@@ -251,6 +269,10 @@ async fn refuse(
                 .in_current_span(),
             );
         }
-        Err(error) => debug!(%error, "refused link not attached"),
+        Err(error) => {
+            debug!(%error, "refused link not attached");
+            return false;
+        }
     }
+    true
 }
