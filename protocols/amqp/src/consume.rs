@@ -89,8 +89,7 @@ pub(crate) async fn prepare(
         .desired_capabilities
         .as_ref()
         .is_some_and(|caps| caps.0.iter().any(|c| c.as_str() == RUNTIME_METRIC));
-    let event_hubs =
-        epoch.is_some() || filter_set.is_some_and(|f| !f.is_empty());
+    let event_hubs = epoch.is_some() || filter_set.is_some_and(|f| !f.is_empty());
     let partition = PartitionId::new(name, index);
     let start = resolve(shared, &partition, start).await?;
     let ownership = shared.owners.register(hub, group, index, epoch)?;

@@ -287,3 +287,246 @@ fn decode_section<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fe2o3_amqp::types::messaging::{AmqpSequence, AmqpValue, MessageId};
+    use fe2o3_amqp::types::primitives::Uuid;
+
+    fn header<'a>(record: &'a Record, name: &str) -> Option<&'a [u8]> {
+        record
+            .headers
+            .iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value.as_deref())
+    }
+
+    fn every_type() -> ApplicationProperties {
+        ApplicationProperties::builder()
+            .insert("int", SimpleValue::Int(7))
+            .insert("long", SimpleValue::Long(1 << 40))
+            .insert("double", SimpleValue::Double(1.5.into()))
+            .insert("bool", SimpleValue::Bool(true))
+            .insert("string", SimpleValue::String("hello".into()))
+            .insert("binary", SimpleValue::Binary(Binary::from(vec![0, 1, 2])))
+            .insert("uuid", SimpleValue::Uuid(Uuid::from([7u8; 16])))
+            .insert(
+                "timestamp",
+                SimpleValue::Timestamp(Timestamp::from_milliseconds(1_700_000_000_123)),
+            )
+            .build()
+    }
+
+    /// The stored headers a Kafka consumer sees, byte for byte (docs/MAPPING.md).
+    #[test]
+    fn application_properties_are_stored_amqp_encoded() {
+        let message = Message::builder()
+            .message_annotations(
+                MessageAnnotations::builder()
+                    .insert(PARTITION_KEY, Value::String("pk-1".into()))
+                    .build(),
+            )
+            .application_properties(every_type())
+            .body(Body::Data(Batch::new(vec![Data(Binary::from(
+                b"payload".to_vec(),
+            ))])))
+            .build();
+        let record = message_to_record(message, None, 42).unwrap();
+        assert_eq!(record.key.as_deref(), Some(&b"pk-1"[..]));
+        assert_eq!(record.value.as_deref(), Some(&b"payload"[..]));
+        assert_eq!(record.timestamp, 42);
+        assert_eq!(header(&record, TYPED), Some(&b"amqp"[..]));
+        // The encoder picks the compact constructor (smallint) where one exists.
+        assert_eq!(header(&record, "int"), Some(&[0x54, 7][..]));
+        assert_eq!(
+            header(&record, "long"),
+            Some(&[0x81, 0, 0, 1, 0, 0, 0, 0, 0][..])
+        );
+        assert_eq!(
+            header(&record, "double"),
+            Some(&[0x82, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0][..])
+        );
+        assert_eq!(header(&record, "bool"), Some(&[0x41][..]));
+        assert_eq!(header(&record, "string"), Some(&b"\xa1\x05hello"[..]));
+        assert_eq!(header(&record, "binary"), Some(&[0xa0, 3, 0, 1, 2][..]));
+        let mut uuid = vec![0x98];
+        uuid.extend([7u8; 16]);
+        assert_eq!(header(&record, "uuid"), Some(&uuid[..]));
+        let mut ts = vec![0x83];
+        ts.extend(1_700_000_000_123i64.to_be_bytes());
+        assert_eq!(header(&record, "timestamp"), Some(&ts[..]));
+        // The broker's partition-key annotation becomes the key, not a stored annotation.
+        assert_eq!(header(&record, ANNOTATIONS), None);
+        assert_eq!(header(&record, BODY), None);
+    }
+
+    /// AMQP → record → AMQP keeps every section and every property type.
+    #[test]
+    fn amqp_round_trip_is_exact() {
+        let properties = Properties::builder()
+            .message_id(MessageId::Uuid(Uuid::from([3u8; 16])))
+            .correlation_id(MessageId::String("corr".into()))
+            .content_type(Symbol::from("application/json"))
+            .subject("subj")
+            .creation_time(Timestamp::from_milliseconds(5))
+            .build();
+        let message = Message::builder()
+            .header(Header {
+                durable: true,
+                priority: 7.into(),
+                ..Header::default()
+            })
+            .message_annotations(
+                MessageAnnotations::builder()
+                    .insert("x-custom", Value::Int(9))
+                    .insert(SEQUENCE_NUMBER, Value::Long(999))
+                    .build(),
+            )
+            .properties(properties.clone())
+            .application_properties(every_type())
+            .footer(Footer::builder().insert("f", Value::Bool(true)).build())
+            .value(Value::List(vec![Value::Int(1), Value::String("x".into())]))
+            .build();
+        let message: AmqpMessage = message.map_body(|AmqpValue(v)| Body::Value(AmqpValue(v)));
+        let record = message_to_record(message, None, 1_000).unwrap();
+        assert_eq!(header(&record, BODY), Some(&b"amqp-value"[..]));
+        let back = record_to_message(
+            &record,
+            BrokerAnnotations {
+                sequence_number: 12,
+                enqueued_time_ms: 1_000,
+            },
+        );
+        assert_eq!(back.properties, Some(properties));
+        assert_eq!(back.application_properties, Some(every_type()));
+        assert!(back.header.as_ref().is_some_and(|h| h.durable));
+        assert_eq!(
+            back.body,
+            Body::Value(AmqpValue(Value::List(vec![
+                Value::Int(1),
+                Value::String("x".into())
+            ])))
+        );
+        let ann = back.message_annotations.unwrap().0;
+        let get = |k: &str| ann.get(&OwnedKey::Symbol(Symbol::from(k))).cloned();
+        assert_eq!(get("x-custom"), Some(Value::Int(9)));
+        // Broker annotations are the gateway's, never the producer's.
+        assert_eq!(get(SEQUENCE_NUMBER), Some(Value::Long(12)));
+        assert_eq!(get(OFFSET), Some(Value::String("12".into())));
+        assert_eq!(
+            get(ENQUEUED_TIME),
+            Some(Value::Timestamp(Timestamp::from_milliseconds(1_000)))
+        );
+        assert_eq!(get(PARTITION_KEY), None);
+        assert!(back.footer.is_some());
+    }
+
+    #[test]
+    fn other_body_kinds_round_trip() {
+        let sequence: AmqpMessage = Message::builder()
+            .body(Body::Sequence(Batch::new(vec![AmqpSequence(vec![
+                Value::Int(1),
+                Value::Int(2),
+            ])])))
+            .build();
+        let two_data: AmqpMessage = Message::builder()
+            .body(Body::Data(Batch::new(vec![
+                Data(Binary::from(b"a".to_vec())),
+                Data(Binary::from(b"b".to_vec())),
+            ])))
+            .build();
+        let empty: AmqpMessage = Message::builder().body(Body::Empty).build();
+        for (message, kind) in [
+            (sequence, "amqp-sequence"),
+            (two_data, "data"),
+            (empty, "empty"),
+        ] {
+            let body = message.body.clone();
+            let record = message_to_record(message, None, 0).unwrap();
+            assert_eq!(header(&record, BODY), Some(kind.as_bytes()));
+            let back = record_to_message(
+                &record,
+                BrokerAnnotations {
+                    sequence_number: 0,
+                    enqueued_time_ms: 0,
+                },
+            );
+            assert_eq!(back.body, body, "{kind}");
+        }
+    }
+
+    /// A record written over Kafka (no AMQP headers) reads as one data section with binary
+    /// application properties and its UTF-8 key as the partition key.
+    #[test]
+    fn plain_kafka_record_reads_as_data_with_binary_properties() {
+        let record = Record {
+            offset: 5,
+            timestamp: 1_700_000_000_000,
+            key: Some(Bytes::from_static(b"user-1")),
+            value: Some(Bytes::from_static(b"{\"a\":1}")),
+            headers: vec![
+                RecordHeader::new("trace", Some(Bytes::from_static(b"\x00\x01"))),
+                RecordHeader::new("empty", None),
+            ],
+        };
+        let message = record_to_message(
+            &record,
+            BrokerAnnotations {
+                sequence_number: 5,
+                enqueued_time_ms: 1_700_000_000_000,
+            },
+        );
+        assert_eq!(
+            message.body,
+            Body::Data(Batch::new(vec![Data(Binary::from(b"{\"a\":1}".to_vec()))]))
+        );
+        let app = message.application_properties.unwrap().0;
+        assert_eq!(
+            app.get("trace"),
+            Some(&SimpleValue::Binary(Binary::from(vec![0, 1])))
+        );
+        assert_eq!(app.get("empty"), Some(&SimpleValue::Null));
+        let ann = message.message_annotations.unwrap().0;
+        assert_eq!(
+            ann.get(&OwnedKey::Symbol(Symbol::from(PARTITION_KEY))),
+            Some(&Value::String("user-1".into()))
+        );
+        assert_eq!(
+            ann.get(&OwnedKey::Symbol(Symbol::from(OFFSET))),
+            Some(&Value::String("5".into()))
+        );
+        // A null value reads as an empty data section; a non-UTF-8 key is not a partition key.
+        let tombstone = Record {
+            key: Some(Bytes::from_static(b"\xff")),
+            value: None,
+            ..record
+        };
+        let message = record_to_message(
+            &tombstone,
+            BrokerAnnotations {
+                sequence_number: 6,
+                enqueued_time_ms: 0,
+            },
+        );
+        assert_eq!(
+            message.body,
+            Body::Data(Batch::new(vec![Data(Binary::from(Vec::new()))]))
+        );
+        let ann = message.message_annotations.unwrap().0;
+        assert!(!ann.contains_key(&OwnedKey::Symbol(Symbol::from(PARTITION_KEY))));
+    }
+
+    /// Bytes as azure-eventhub 5.15.1 sends `send_event(EventData("single"))`.
+    #[test]
+    fn pyamqp_single_event_fixture() {
+        let bytes = b"\x00\x53\x75\xa0\x06single";
+        let message = decode_message(bytes).unwrap();
+        let record = message_to_record(message, Some("env-key"), 0).unwrap();
+        assert_eq!(record.value.as_deref(), Some(&b"single"[..]));
+        assert_eq!(record.key.as_deref(), Some(&b"env-key"[..]));
+        assert!(record.headers.is_empty());
+        assert!(decode_message(b"\x00\x53\x75\xa0\x09short").is_err());
+        assert!(decode_message(b"\xff\xff").is_err());
+    }
+}

@@ -62,12 +62,12 @@ pub(crate) async fn prepare(
     let info = hub_or_create(shared.storage.as_ref(), &name, shared.config.auto_create).await?;
     let partitions = NonZeroU32::new(info.config.partitions)
         .ok_or_else(|| Error::NotFound(format!("event hub `{hub}` has no partitions")))?;
-    if let Some(p) = partition {
-        if p >= partitions.get() {
-            return Err(Error::NotFound(format!(
-                "partition `{p}` of event hub `{hub}` does not exist"
-            )));
-        }
+    if let Some(p) = partition
+        && p >= partitions.get()
+    {
+        return Err(Error::NotFound(format!(
+            "partition `{p}` of event hub `{hub}` does not exist"
+        )));
     }
     let mut properties = pad::fields();
     properties.insert(
@@ -245,4 +245,88 @@ fn encode(chunk: &mut Vec<Record>) -> Result<RecordBatch, Error> {
         .map_err(|e| Error::Storage(e.into()))?;
     chunk.clear();
     Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use fe2o3_amqp::types::messaging::{Batch, Message, MessageAnnotations};
+    use fe2o3_amqp::types::primitives::Binary;
+
+    fn data(bytes: &[u8]) -> Body<Value> {
+        Body::Data(Batch::new(vec![Data(Binary::from(bytes.to_vec()))]))
+    }
+
+    /// An Event Hubs batch as `send_batch(partition_key=…)` builds it: the key on the envelope
+    /// and on each inner message, one data section per encoded inner message.
+    #[test]
+    fn batch_envelope_gives_one_record_per_inner_message() {
+        let key = MessageAnnotations::builder()
+            .insert(mapping::PARTITION_KEY, Value::String("pk".into()))
+            .build();
+        let inner: Vec<Data> = (0..3)
+            .map(|i| {
+                let m: AmqpMessage = Message::builder()
+                    .message_annotations(key.clone())
+                    .body(data(format!("event-{i}").as_bytes()))
+                    .build();
+                Data(Binary::from(mapping::encode_message(&m).unwrap().to_vec()))
+            })
+            .collect();
+        let envelope: AmqpMessage = Message::builder()
+            .message_annotations(key)
+            .body(Body::Data(Batch::new(inner)))
+            .build();
+        let records = records_of(BATCH_FORMAT, envelope, 7).unwrap();
+        assert_eq!(records.len(), 3);
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(r.value.as_deref(), Some(format!("event-{i}").as_bytes()));
+            assert_eq!(r.key.as_deref(), Some(&b"pk"[..]));
+            assert_eq!(r.timestamp, 7);
+        }
+        // Format 0 keeps the message whole, even with several data sections.
+        let plain: AmqpMessage = Message::builder().body(data(b"x")).build();
+        assert_eq!(records_of(0, plain, 0).unwrap().len(), 1);
+        // A batch whose section is not a message is a decode error, not a panic.
+        let bad: AmqpMessage = Message::builder().body(data(b"\xff\x00")).build();
+        assert!(matches!(
+            records_of(BATCH_FORMAT, bad, 0),
+            Err(Error::Decode(_))
+        ));
+        let value: AmqpMessage = Message::builder()
+            .body(Body::Value(fe2o3_amqp::types::messaging::AmqpValue(
+                Value::Int(1),
+            )))
+            .build();
+        assert!(matches!(
+            records_of(BATCH_FORMAT, value, 0),
+            Err(Error::Decode(_))
+        ));
+    }
+
+    fn record(len: usize) -> Record {
+        Record {
+            value: Some(Bytes::from(vec![b'x'; len])),
+            ..Record::default()
+        }
+    }
+
+    #[test]
+    fn batches_split_at_the_hub_limit_and_single_records_over_it_fail() {
+        let limit = 10_000;
+        let batches = encode_batches((0..10).map(|_| record(3_000)).collect(), limit).unwrap();
+        assert!(batches.len() >= 4, "{}", batches.len());
+        assert!(batches.iter().all(|b| b.len() <= limit));
+        let total: usize = batches
+            .iter()
+            .map(|b| b.records(&Default::default()).unwrap().len())
+            .sum();
+        assert_eq!(total, 10);
+        assert_eq!(encode_batches(vec![record(100)], limit).unwrap().len(), 1);
+        assert!(matches!(
+            encode_batches(vec![record(limit)], limit),
+            Err(Error::MessageTooLarge(_))
+        ));
+    }
 }

@@ -8,7 +8,9 @@ use fe2o3_amqp::acceptor::{
     LinkAcceptor, LinkEndpoint, ListenerSessionHandle, SupportedReceiverSettleModes,
     SupportedSenderSettleModes,
 };
-use fe2o3_amqp::types::definitions::{AmqpError, Fields, ReceiverSettleMode, Role, SenderSettleMode};
+use fe2o3_amqp::types::definitions::{
+    AmqpError, Fields, ReceiverSettleMode, Role, SenderSettleMode,
+};
 use fe2o3_amqp::types::messaging::TargetArchetype;
 use fe2o3_amqp::types::performatives::Attach;
 use fe2o3_amqp::types::primitives::Symbol;
@@ -162,8 +164,7 @@ async fn plan(shared: &Arc<Shared>, attach: &Attach) -> Result<Plan, Error> {
                 partition,
             },
         ) => {
-            let (plan, options) =
-                consume::prepare(shared, attach, &hub, &group, partition).await?;
+            let (plan, options) = consume::prepare(shared, attach, &hub, &group, partition).await?;
             Ok(Plan::Consume(plan, options))
         }
         (
