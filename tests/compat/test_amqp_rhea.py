@@ -27,3 +27,15 @@ def test_rhea_send_and_receive(gateway, hub_name, mode):
         assert isinstance(e["enqueued_time"], int) and e["enqueued_time"] > 1_600_000_000_000
         assert e.get("partition_key") is None  # JSON drops undefined
     assert report["filtered"] == all_events[2:]
+    mgmt = report["management"]
+    assert mgmt["correlation_id"] == "req-1"
+    assert mgmt["to"] == f"mgmt-reply-{mode}"
+    assert mgmt["status"] == 200
+    body = mgmt["body"]
+    assert body["name"] == hub_name
+    assert body["partition"] == "0"
+    assert body["begin_sequence_number"] == 0
+    assert body["last_enqueued_sequence_number"] == 3
+    assert body["last_enqueued_offset"] == "3"
+    assert body["is_partition_empty"] is False
+    assert body["last_enqueued_time_utc"]["date"] == all_events[3]["enqueued_time"]

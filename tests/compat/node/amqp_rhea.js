@@ -93,11 +93,44 @@ function readFiltered() {
   receiver.on("message", (ctx) => {
     report.filtered.push(plain(ctx.message));
     if (report.filtered.length === COUNT - 2) {
-      report.done = true;
-      console.log(JSON.stringify(report));
-      connection.close();
+      receiver.close();
+      management();
     }
   });
   receiver.on("receiver_error", (ctx) => fail(`filtered receiver error: ${ctx.receiver.error}`));
 }
+// A `$management` READ the way the JS SDK sends it: string message-id, `reply_to` naming the
+// receiving link's target, replies routed by that address.
+function management() {
+  const replyTo = `mgmt-reply-${mode}`;
+  const replies = connection.open_receiver({ source: "$management", target: replyTo, credit_window: 5 });
+  replies.on("receiver_open", () => {
+    const requests = connection.open_sender({ target: `${hub}/$management` });
+    requests.on("sendable", () => {
+      if (report.mgmt_sent) return;
+      report.mgmt_sent = true;
+      requests.send({
+        message_id: "req-1",
+        reply_to: replyTo,
+        application_properties: { operation: "READ", type: "com.microsoft:partition", name: hub, partition: "0" },
+        body: rhea.message.data_section(Buffer.from("[]")),
+      });
+    });
+  });
+  replies.on("message", (ctx) => {
+    const m = ctx.message;
+    report.management = {
+      correlation_id: m.correlation_id,
+      to: m.to,
+      status: m.application_properties["status-code"],
+      body: Object.fromEntries(
+        Object.entries(m.body).map(([k, v]) => [k, v instanceof Date ? { date: v.getTime() } : v])
+      ),
+    };
+    report.done = true;
+    console.log(JSON.stringify(report));
+    connection.close();
+  });
+}
+
 connection.on("connection_close", () => process.exit(report.done ? 0 : 1));
