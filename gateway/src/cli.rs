@@ -85,6 +85,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HUBGATE_AMQP_LISTEN", value_name = "ADDR")]
     pub(crate) amqp_listen: Option<String>,
 
+    /// Largest AMQP message or batch accepted on a send link, in bytes [default: 1048576].
+    #[arg(long, env = "HUBGATE_AMQP_MAX_MESSAGE_BYTES", value_name = "BYTES")]
+    pub(crate) amqp_max_message_bytes: Option<u64>,
+
     /// HTTP(S) listener address, or `off` [default: 127.0.0.1:8080].
     #[arg(long, env = "HUBGATE_HTTP_LISTEN", value_name = "ADDR")]
     pub(crate) http_listen: Option<String>,

@@ -49,6 +49,7 @@ pub(crate) struct FileConfig {
     kafka_listen: Option<String>,
     kafka_advertise: Option<String>,
     amqp_listen: Option<String>,
+    amqp_max_message_bytes: Option<u64>,
     http_listen: Option<String>,
     default_partitions: Option<u32>,
     auto_create: Option<bool>,
@@ -94,6 +95,7 @@ pub(crate) struct Settings {
     /// Host and port Kafka clients are sent to; `None` advertises the bound address.
     pub(crate) kafka_advertise: Option<(String, u16)>,
     pub(crate) amqp: Listen,
+    pub(crate) amqp_max_message_bytes: u64,
     pub(crate) http: Listen,
     pub(crate) tls: Option<TlsFiles>,
     pub(crate) default_partitions: u32,
@@ -235,7 +237,17 @@ impl Settings {
                 ));
             }
         };
+        let amqp_max_message_bytes = args
+            .amqp_max_message_bytes
+            .or(file.amqp_max_message_bytes)
+            .unwrap_or(1 << 20);
+        if !(1024..=16 << 20).contains(&amqp_max_message_bytes) {
+            return Err(ConfigError::Invalid(
+                "amqp_max_message_bytes must be between 1024 and 16777216".into(),
+            ));
+        }
         let settings = Self {
+            amqp_max_message_bytes,
             storage,
             tls,
             kafka: listen(
@@ -306,6 +318,7 @@ mod tests {
         assert_eq!(s.storage.durability, Durability::Strict);
         assert_eq!(s.kafka, Listen::On("127.0.0.1:9092".parse().unwrap()));
         assert_eq!(s.amqp, Listen::On("127.0.0.1:5672".parse().unwrap()));
+        assert_eq!(s.amqp_max_message_bytes, 1 << 20);
         assert_eq!(s.http, Listen::On("127.0.0.1:8080".parse().unwrap()));
         assert_eq!(s.default_partitions, 4);
         assert!(s.auto_create);

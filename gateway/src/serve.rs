@@ -91,7 +91,20 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             }
         });
     }
-    for (protocol, listen) in [("amqp", settings.amqp), ("http", settings.http)] {
+    if let Some(listener) = bind("amqp", settings.amqp, settings.tls.as_ref(), &[]).await? {
+        let config = hubgate_amqp::AmqpConfig {
+            auto_create,
+            max_message_bytes: settings.amqp_max_message_bytes,
+            ..hubgate_amqp::AmqpConfig::default()
+        };
+        let serve = hubgate_amqp::serve(listener, storage.clone(), config, shutdown.child_token());
+        tasks.spawn(async move {
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "the amqp front end stopped");
+            }
+        });
+    }
+    for (protocol, listen) in [("http", settings.http)] {
         if let Listen::On(addr) = listen {
             tracing::warn!(%addr, "the {protocol} front end is not part of this build; its listener is not bound");
         }
