@@ -10,13 +10,20 @@
 //! partitions = 8
 //! retention_ms = 86400000        # -1 keeps records forever
 //! retention_bytes = 1073741824   # -1 (default) is unbounded
+//!
+//! [webhooks.github-events]       # POST /webhooks/github-events
+//! signature = "github"           # github | stripe | hmac
+//! secret = "…"
+//! partition_key_header = "X-GitHub-Delivery"   # or partition_key_pointer = "/repository/id"
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use http::HeaderName;
+use hubgate_http::{KeySource, Secret, Signature, SignatureEncoding, WebhookConfig};
 use hubgate_storage::{
     CleanupPolicy, Durability, HubConfig, HubName, StorageConfig, StorageUrl, TimestampPolicy,
 };
@@ -56,7 +63,108 @@ pub(crate) struct FileConfig {
     insecure: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    http_max_body_bytes: Option<usize>,
+    http_request_timeout_secs: Option<u64>,
+    http_max_concurrent_requests: Option<usize>,
     hubs: BTreeMap<String, HubSpec>,
+    webhooks: BTreeMap<String, WebhookSpec>,
+}
+
+/// Webhook settings of one hub: `[webhooks.HUB]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct WebhookSpec {
+    /// `github`, `stripe` or `hmac`; absent accepts unsigned requests.
+    signature: Option<String>,
+    secret: Option<String>,
+    /// `hmac` only: the signature header, its prefix, and `hex` (default) or `base64`.
+    header: Option<String>,
+    prefix: Option<String>,
+    encoding: Option<String>,
+    /// `stripe` only: largest clock distance accepted [default: 300].
+    tolerance_secs: Option<u64>,
+    partition_key_header: Option<String>,
+    partition_key_pointer: Option<String>,
+    /// Extra request headers stored on each record.
+    headers: Vec<String>,
+}
+
+fn webhook_config(hub: &str, spec: WebhookSpec) -> Result<WebhookConfig, ConfigError> {
+    let invalid = |what: &str| ConfigError::Invalid(format!("webhook `{hub}`: {what}"));
+    let header_name = |name: &str| {
+        HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid(&format!("`{name}` is not a valid header name")))
+    };
+    let secret = || {
+        spec.secret
+            .clone()
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+            .ok_or_else(|| invalid("a signature needs a non-empty `secret`"))
+    };
+    let signature = match spec.signature.as_deref() {
+        None => None,
+        Some("github") => Some(Signature::GitHub { secret: secret()? }),
+        Some("stripe") => Some(Signature::Stripe {
+            secret: secret()?,
+            tolerance: Duration::from_secs(spec.tolerance_secs.unwrap_or(300)),
+        }),
+        Some("hmac") => Some(Signature::Hmac {
+            secret: secret()?,
+            header: header_name(
+                spec.header
+                    .as_deref()
+                    .ok_or_else(|| invalid("`hmac` needs `header`"))?,
+            )?,
+            prefix: spec.prefix.clone().unwrap_or_default(),
+            encoding: match spec.encoding.as_deref() {
+                None | Some("hex") => SignatureEncoding::Hex,
+                Some("base64") => SignatureEncoding::Base64,
+                Some(other) => return Err(invalid(&format!("unknown encoding `{other}`"))),
+            },
+        }),
+        Some(other) => {
+            return Err(invalid(&format!(
+                "unknown signature `{other}` (github, stripe or hmac)"
+            )));
+        }
+    };
+    let partition_key = match (spec.partition_key_header, spec.partition_key_pointer) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "give partition_key_header or partition_key_pointer, not both",
+            ));
+        }
+        (Some(name), None) => Some(KeySource::Header(header_name(&name)?)),
+        (None, Some(pointer)) if pointer.is_empty() || pointer.starts_with('/') => {
+            Some(KeySource::JsonPointer(pointer))
+        }
+        (None, Some(pointer)) => {
+            return Err(invalid(&format!(
+                "partition_key_pointer `{pointer}` must start with `/`"
+            )));
+        }
+        (None, None) => None,
+    };
+    let keep_headers = spec
+        .headers
+        .iter()
+        .map(|h| header_name(h))
+        .collect::<Result<_, _>>()?;
+    Ok(WebhookConfig {
+        signature,
+        partition_key,
+        keep_headers,
+    })
+}
+
+/// HTTP front-end limits and webhook settings.
+#[derive(Debug)]
+pub(crate) struct HttpSettings {
+    pub(crate) max_body_bytes: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_concurrent_requests: usize,
+    pub(crate) webhooks: HashMap<String, WebhookConfig>,
 }
 
 /// A hub declared in the config file. Names follow Kafka's topic configs.
@@ -98,6 +206,7 @@ pub(crate) struct Settings {
     pub(crate) retention_interval: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) hubs: Vec<(HubName, HubConfig)>,
+    pub(crate) http_settings: HttpSettings,
 }
 
 impl FileConfig {
@@ -220,7 +329,37 @@ impl Settings {
                 ));
             }
         };
+        let max_body_bytes = args
+            .http_max_body_bytes
+            .or(file.http_max_body_bytes)
+            .unwrap_or(1 << 20);
+        let request_timeout = args
+            .http_request_timeout_secs
+            .or(file.http_request_timeout_secs)
+            .unwrap_or(60);
+        let max_concurrent_requests = args
+            .http_max_concurrent_requests
+            .or(file.http_max_concurrent_requests)
+            .unwrap_or(1024);
+        if max_body_bytes == 0 || request_timeout == 0 || max_concurrent_requests == 0 {
+            return Err(ConfigError::Invalid(
+                "http_max_body_bytes, http_request_timeout_secs and http_max_concurrent_requests must be at least 1".into(),
+            ));
+        }
+        let mut webhooks = HashMap::with_capacity(file.webhooks.len());
+        for (hub, spec) in file.webhooks {
+            HubName::new(hub.clone()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            let config = webhook_config(&hub, spec)?;
+            webhooks.insert(hub, config);
+        }
+        let http_settings = HttpSettings {
+            max_body_bytes,
+            request_timeout: Duration::from_secs(request_timeout),
+            max_concurrent_requests,
+            webhooks,
+        };
         let settings = Self {
+            http_settings,
             storage,
             tls,
             kafka: listen(

@@ -67,14 +67,31 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         enabled: settings.auto_create,
         partitions: settings.default_partitions,
     };
-    let _ = auto_create;
     // Each front end: bind its listener (TLS when configured), then spawn its `serve` with a
     // child token. Listeners are bound before "hubgate ready" so clients can connect at once.
-    for (protocol, listen) in [
-        ("kafka", settings.kafka),
-        ("amqp", settings.amqp),
-        ("http", settings.http),
-    ] {
+    if let Some(listener) = bind(
+        "http",
+        settings.http,
+        settings.tls.as_ref(),
+        &[b"h2", b"http/1.1"],
+    )
+    .await?
+    {
+        let http = &settings.http_settings;
+        let config = hubgate_http::HttpConfig {
+            auto_create,
+            max_body_bytes: http.max_body_bytes,
+            request_timeout: http.request_timeout,
+            max_concurrent_requests: http.max_concurrent_requests,
+            webhooks: http.webhooks.clone(),
+            ..hubgate_http::HttpConfig::default()
+        };
+        tasks.spawn(log_exit(
+            "http",
+            hubgate_http::serve(listener, storage.clone(), config, shutdown.child_token()),
+        ));
+    }
+    for (protocol, listen) in [("kafka", settings.kafka), ("amqp", settings.amqp)] {
         if let Listen::On(addr) = listen {
             tracing::warn!(%addr, "the {protocol} front end is not part of this build; its listener is not bound");
         }
@@ -108,11 +125,21 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// Runs a front end's `serve` and logs how it ended.
+async fn log_exit(
+    protocol: &'static str,
+    served: impl std::future::Future<Output = std::io::Result<()>>,
+) {
+    match served.await {
+        Ok(()) => tracing::info!(%protocol, "front end stopped"),
+        Err(error) => tracing::error!(%protocol, %error, "front end failed"),
+    }
+}
+
 /// Binds one front end's listener, with TLS when `tls` is set; `None` when it is turned off.
 ///
 /// Logs `listening protocol=… addr=…` with the bound address, so `127.0.0.1:0` can be used
 /// and the port read from the log.
-#[allow(dead_code)] // used as each front end is wired in
 async fn bind(
     protocol: &'static str,
     listen: Listen,
