@@ -510,6 +510,89 @@ mod tests {
     }
 
     #[test]
+    fn http_limits_and_webhooks() {
+        let file = write(
+            r#"
+            http_max_body_bytes = 2048
+            http_request_timeout_secs = 7
+
+            [webhooks.gh]
+            signature = "github"
+            secret = "s"
+            partition_key_pointer = "/repository/id"
+
+            [webhooks.stripe]
+            signature = "stripe"
+            secret = "whsec_x"
+            tolerance_secs = 60
+
+            [webhooks.generic]
+            signature = "hmac"
+            secret = "k"
+            header = "X-Sig"
+            prefix = "v1="
+            encoding = "base64"
+            partition_key_header = "X-Tenant"
+            headers = ["X-Tenant"]
+            "#,
+        );
+        let args = ServeArgs {
+            config: Some(file.path().to_owned()),
+            http_max_concurrent_requests: Some(3),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args).unwrap();
+        let http = &s.http_settings;
+        assert_eq!(http.max_body_bytes, 2048);
+        assert_eq!(http.request_timeout, Duration::from_secs(7));
+        assert_eq!(http.max_concurrent_requests, 3);
+        assert!(matches!(
+            http.webhooks["gh"].signature,
+            Some(Signature::GitHub { .. })
+        ));
+        assert!(matches!(
+            &http.webhooks["gh"].partition_key,
+            Some(KeySource::JsonPointer(p)) if p == "/repository/id"
+        ));
+        assert!(matches!(
+            http.webhooks["stripe"].signature,
+            Some(Signature::Stripe { tolerance, .. }) if tolerance == Duration::from_secs(60)
+        ));
+        let generic = &http.webhooks["generic"];
+        assert!(matches!(
+            &generic.signature,
+            Some(Signature::Hmac { header, prefix, encoding: SignatureEncoding::Base64, .. })
+                if header == "x-sig" && prefix == "v1="
+        ));
+        assert_eq!(generic.keep_headers, [HeaderName::from_static("x-tenant")]);
+
+        for (text, expected) in [
+            ("[webhooks.a]\nsignature = \"github\"", "secret"),
+            (
+                "[webhooks.a]\nsignature = \"md5\"\nsecret = \"s\"",
+                "unknown signature",
+            ),
+            (
+                "[webhooks.a]\nsignature = \"hmac\"\nsecret = \"s\"",
+                "header",
+            ),
+            (
+                "[webhooks.a]\npartition_key_pointer = \"x\"",
+                "must start with",
+            ),
+            ("http_max_body_bytes = 0", "at least 1"),
+        ] {
+            let file = write(text);
+            let args = ServeArgs {
+                config: Some(file.path().to_owned()),
+                ..ServeArgs::default()
+            };
+            let error = Settings::resolve(args).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+
+    #[test]
     fn insecure_allows_non_loopback_listeners() {
         let args = ServeArgs {
             kafka_listen: Some("0.0.0.0:9092".into()),
