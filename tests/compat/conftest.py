@@ -87,7 +87,8 @@ class Gateway:
             except ValueError:
                 continue
             fields = event.get("fields", {})
-            if fields.get("message") == "listening":
+            # The accept loop also logs "listening" (with `proto`); the gateway's line has `protocol`.
+            if fields.get("message") == "listening" and "protocol" in fields:
                 self.addrs[fields["protocol"]] = fields["addr"]
             elif fields.get("message") == "hubgate ready":
                 self._ready.set()
