@@ -15,6 +15,11 @@
 //! signature = "github"           # github | stripe | hmac
 //! secret = "…"
 //! partition_key_header = "X-GitHub-Delivery"   # or partition_key_pointer = "/repository/id"
+//!
+//! [http_policies.RootManageSharedAccessKey]   # SAS policies for the HTTP REST routes
+//! key = "…"
+//! rights = ["manage"]            # send, listen, manage
+//! hubs = ["orders"]              # optional: only these hubs
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,7 +28,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::HeaderName;
-use hubgate_http::{KeySource, Secret, Signature, SignatureEncoding, WebhookConfig};
+use hubgate_http::{
+    KeySource, Rights, SasPolicy, Secret, Signature, SignatureEncoding, WebhookConfig,
+};
 use hubgate_storage::{
     CleanupPolicy, Durability, HubConfig, HubName, StorageConfig, StorageUrl, TimestampPolicy,
 };
@@ -68,6 +75,45 @@ pub(crate) struct FileConfig {
     http_max_concurrent_requests: Option<usize>,
     hubs: BTreeMap<String, HubSpec>,
     webhooks: BTreeMap<String, WebhookSpec>,
+    http_policies: BTreeMap<String, PolicySpec>,
+}
+
+/// A SAS policy of the HTTP front end: `[http_policies.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct PolicySpec {
+    key: String,
+    rights: Vec<String>,
+    hubs: Vec<String>,
+}
+
+fn sas_policy(name: String, spec: PolicySpec) -> Result<SasPolicy, ConfigError> {
+    let invalid = |what: String| ConfigError::Invalid(format!("http policy `{name}`: {what}"));
+    if spec.key.is_empty() {
+        return Err(invalid("`key` must not be empty".into()));
+    }
+    let mut rights = Rights::default();
+    for right in &spec.rights {
+        match right.to_ascii_lowercase().as_str() {
+            "send" => rights.send = true,
+            "listen" => rights.listen = true,
+            "manage" => rights.manage = true,
+            other => {
+                return Err(invalid(format!(
+                    "unknown right `{other}` (send, listen, manage)"
+                )));
+            }
+        }
+    }
+    if rights == Rights::default() {
+        return Err(invalid("`rights` must name at least one right".into()));
+    }
+    Ok(SasPolicy {
+        name,
+        key: Secret::new(spec.key),
+        rights,
+        hubs: spec.hubs,
+    })
 }
 
 /// Webhook settings of one hub: `[webhooks.HUB]`.
@@ -165,6 +211,7 @@ pub(crate) struct HttpSettings {
     pub(crate) request_timeout: Duration,
     pub(crate) max_concurrent_requests: usize,
     pub(crate) webhooks: HashMap<String, WebhookConfig>,
+    pub(crate) policies: Vec<SasPolicy>,
 }
 
 /// A hub declared in the config file. Names follow Kafka's topic configs.
@@ -352,7 +399,13 @@ impl Settings {
             let config = webhook_config(&hub, spec)?;
             webhooks.insert(hub, config);
         }
+        let policies = file
+            .http_policies
+            .into_iter()
+            .map(|(name, spec)| sas_policy(name, spec))
+            .collect::<Result<_, _>>()?;
         let http_settings = HttpSettings {
+            policies,
             max_body_bytes,
             request_timeout: Duration::from_secs(request_timeout),
             max_concurrent_requests,
@@ -565,6 +618,25 @@ mod tests {
                 if header == "x-sig" && prefix == "v1="
         ));
         assert_eq!(generic.keep_headers, [HeaderName::from_static("x-tenant")]);
+        assert!(http.policies.is_empty());
+
+        let file = write(
+            r#"
+            [http_policies.sender]
+            key = "k"
+            rights = ["Send", "listen"]
+            hubs = ["orders"]
+            "#,
+        );
+        let args = ServeArgs {
+            config: Some(file.path().to_owned()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args).unwrap();
+        let policy = &s.http_settings.policies[0];
+        assert_eq!(policy.name, "sender");
+        assert!(policy.rights.send && policy.rights.listen && !policy.rights.manage);
+        assert_eq!(policy.hubs, ["orders"]);
 
         for (text, expected) in [
             ("[webhooks.a]\nsignature = \"github\"", "secret"),
@@ -581,6 +653,12 @@ mod tests {
                 "must start with",
             ),
             ("http_max_body_bytes = 0", "at least 1"),
+            (
+                "[http_policies.p]\nkey = \"k\"\nrights = [\"write\"]",
+                "unknown right",
+            ),
+            ("[http_policies.p]\nkey = \"k\"", "at least one right"),
+            ("[http_policies.p]\nrights = [\"send\"]", "key"),
         ] {
             let file = write(text);
             let args = ServeArgs {

@@ -84,6 +84,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             request_timeout: http.request_timeout,
             max_concurrent_requests: http.max_concurrent_requests,
             webhooks: http.webhooks.clone(),
+            policies: http.policies.clone(),
             ..hubgate_http::HttpConfig::default()
         };
         tasks.spawn(log_exit(

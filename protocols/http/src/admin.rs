@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::body::read_body;
 use crate::error::ApiError;
+use crate::sas::Right;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +37,7 @@ pub(crate) async fn put_hub(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    state.authorize(&headers, &hub, Right::Manage)?;
     let name = HubName::new(hub)?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let request: HubRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -105,7 +107,9 @@ pub(crate) async fn put_hub(
 pub(crate) async fn delete_hub(
     State(state): State<AppState>,
     Path(hub): Path<String>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
+    state.authorize(&headers, &hub, Right::Manage)?;
     let name = HubName::new(hub)?;
     state.storage.delete_hub(&name).await?;
     tracing::info!(hub = %name, "deleted hub over HTTP");

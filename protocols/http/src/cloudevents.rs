@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 use crate::body::read_body;
 use crate::error::ApiError;
 use crate::ingest::{self, Event, Placement};
+use crate::sas::Right;
 use crate::state::AppState;
 
 const STRUCTURED: &str = "application/cloudevents+json";
@@ -38,6 +39,7 @@ pub(crate) async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    state.authorize(&headers, &hub, Right::Send)?;
     let hub_info = ingest::hub(&state, &hub, state.config.auto_create).await?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let content_type = headers

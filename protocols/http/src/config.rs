@@ -7,6 +7,8 @@ use std::time::Duration;
 use http::HeaderName;
 use hubgate_protocol::{AutoCreate, ListenerConfig};
 
+use crate::sas::SasPolicy;
+
 /// Everything [`serve`](crate::serve) and [`router`](crate::router) need.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -24,6 +26,9 @@ pub struct HttpConfig {
     pub max_concurrent_requests: usize,
     /// Webhook settings per hub name; hubs not listed accept unsigned webhooks.
     pub webhooks: HashMap<String, WebhookConfig>,
+    /// SAS policies guarding the REST routes (not webhooks, health or metrics); empty leaves
+    /// them open.
+    pub policies: Vec<SasPolicy>,
 }
 
 impl Default for HttpConfig {
@@ -35,6 +40,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(60),
             max_concurrent_requests: 1024,
             webhooks: HashMap::new(),
+            policies: Vec::new(),
         }
     }
 }

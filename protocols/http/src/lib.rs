@@ -16,6 +16,8 @@
 //! - `ingest.rs`: the one path to the log: placement (partition id, key hash or round robin),
 //!   batch encoding, append, metrics. `201` is answered only after `append` returns, which
 //!   under the default durability means the records are on disk.
+//! - `sas.rs`: Shared Access Signature checks (`401` bad token, `403` wrong hub or right) on
+//!   every REST route when policies are configured.
 //! - `error.rs`: [`ApiError`], mapped once to a status and a `{"code", "message"}` body.
 //!
 //! How each request becomes records is documented in `docs/HTTP.md`.
@@ -31,6 +33,7 @@ mod health;
 mod ingest;
 mod read;
 mod routes;
+mod sas;
 mod send;
 mod server;
 mod signature;
@@ -41,6 +44,7 @@ mod webhook;
 pub use config::{HttpConfig, KeySource, Secret, Signature, SignatureEncoding, WebhookConfig};
 pub use error::ApiError;
 pub use routes::router;
+pub use sas::{Rights, SasPolicy};
 pub use server::serve;
 
 /// `Result` with this crate's [`ApiError`].

@@ -3,16 +3,20 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use hubgate_storage::{HubName, PartitionId};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::sas::Right;
 use crate::state::AppState;
 
 pub(crate) async fn hub(
     State(state): State<AppState>,
     Path(hub): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, &hub, Right::Listen)?;
     let info = state.storage.hub(&HubName::new(hub)?).await?;
     let ids: Vec<String> = (0..info.config.partitions).map(|p| p.to_string()).collect();
     Ok(Json(json!({
@@ -29,7 +33,9 @@ pub(crate) async fn hub(
 pub(crate) async fn partition(
     State(state): State<AppState>,
     Path((hub, id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
+    state.authorize(&headers, &hub, Right::Listen)?;
     let name = HubName::new(hub)?;
     let index: u32 = id
         .parse()

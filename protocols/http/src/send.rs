@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 use crate::body::read_body;
 use crate::error::ApiError;
 use crate::ingest::{self, Event, Placement};
+use crate::sas::Right;
 use crate::state::AppState;
 
 /// The batch content type.
@@ -130,6 +131,7 @@ async fn send(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    state.authorize(headers, hub, Right::Send)?;
     let broker = match headers.get("brokerproperties") {
         Some(value) => parse_broker_properties(value.as_bytes())?,
         None => BrokerProperties::default(),

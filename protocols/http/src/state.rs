@@ -36,6 +36,22 @@ impl AppState {
         }
     }
 
+    /// Checks the request's SAS token for `right` on `hub` (open when no policy is set).
+    pub(crate) fn authorize(
+        &self,
+        headers: &axum::http::HeaderMap,
+        hub: &str,
+        right: crate::sas::Right,
+    ) -> Result<(), crate::error::ApiError> {
+        crate::sas::authorize(
+            &self.config.policies,
+            headers,
+            hub,
+            right,
+            crate::time::now_ms() / 1000,
+        )
+    }
+
     /// The round robin of `hub` (created on first use). The std lock is held only for the map
     /// lookup, never across `.await`.
     pub(crate) fn round_robin(&self, hub: &str) -> Arc<RoundRobin> {
