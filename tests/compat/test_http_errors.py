@@ -100,8 +100,15 @@ def test_http_over_tls(start_gateway, hub_name, tmp_path):
     base = f"https://{gw.addrs['http']}"
     r = requests.post(f"{base}/{hub_name}/partitions/0/messages", data="over tls", verify=str(cert), timeout=10)
     assert r.status_code == 201, r.text
+    # HTTP/2 negotiated with ALPN (curl with nghttp2).
+    out = subprocess.run(
+        ["curl", "-sS", "--http2", "--cacert", str(cert), "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+         "--data-binary", "over h2", f"{base}/{hub_name}/partitions/0/messages"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert out.stdout == "2 201", (out.stdout, out.stderr)
     props = requests.get(f"{base}/{hub_name}/partitions/0", verify=str(cert), timeout=10).json()
-    assert props["last_enqueued_sequence_number"] == 0
+    assert props["last_enqueued_sequence_number"] == 1
     # Plain HTTP on the TLS port gets no HTTP answer.
     try:
         r = requests.get(f"http://{gw.addrs['http']}/healthz", timeout=5)

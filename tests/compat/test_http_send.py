@@ -94,13 +94,17 @@ def test_http_curl_publisher_and_partition_forms(gateway, hub_name):
     assert curl(f"/{hub_name}/publishers/dev-42/messages", "--data-binary", "from publisher") == 201
     assert curl(f"/{hub_name}/publisher/dev-42/messages", "--data-binary", "singular form") == 201
     assert curl(f"/{hub_name}/partitions/1/messages", "-H", "Content-Type: text/plain", "--data-binary", "to p1") == 201
-    msgs = kafka_read(gateway, hub_name, 3)
+    # Cleartext HTTP/2 (prior knowledge) is served too.
+    assert curl(f"/{hub_name}/partitions/2/messages", "--http2-prior-knowledge", "--data-binary", "h2c") == 201
+    msgs = kafka_read(gateway, hub_name, 4)
     publisher = [m for m in msgs if m.key() == b"dev-42"]
     assert [m.value() for m in publisher] == [b"from publisher", b"singular form"]
     assert publisher[0].partition() == publisher[1].partition()
-    p1 = [m for m in msgs if m.key() is None]
-    assert len(p1) == 1 and p1[0].partition() == 1 and p1[0].value() == b"to p1"
+    p1 = [m for m in msgs if m.partition() == 1 and m.key() is None]
+    assert len(p1) == 1 and p1[0].value() == b"to p1"
     assert headers_of(p1[0]) == {"content-type": b"text/plain"}
+    p2 = [m for m in msgs if m.partition() == 2 and m.key() is None]
+    assert [m.value() for m in p2] == [b"h2c"]
 
 
 def test_http_ack_is_durable_across_a_crash(start_gateway, hub_name):
