@@ -6,7 +6,6 @@ use std::num::NonZeroU32;
 use bytes::Bytes;
 use hubgate_protocol::{AutoCreate, hub_or_create, partition_for_key};
 use hubgate_storage::{EncodeOptions, HubInfo, HubName, PartitionId, Record, RecordBatch};
-use tokio::task::JoinSet;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -95,7 +94,9 @@ pub(crate) async fn store(
             headers: event.headers,
         });
     }
-    let mut appends = JoinSet::new();
+    // Plain tasks, not a `JoinSet`: if the request is dropped (timeout, client gone) the
+    // appends still run to completion instead of being aborted half-way.
+    let mut appends = Vec::new();
     for (partition, records) in by_partition {
         let bytes: u64 = records
             .iter()
@@ -106,11 +107,13 @@ pub(crate) async fn store(
             .map_err(|e| ApiError::Storage(e.into()))?;
         let storage = state.storage.clone();
         let id = PartitionId::new(hub.name.clone(), partition);
-        appends.spawn(async move { storage.append(&id, batch).await.map(|_| (n, bytes)) });
+        appends.push(tokio::spawn(async move {
+            storage.append(&id, batch).await.map(|_| (n, bytes))
+        }));
     }
     let mut result = Ok(());
-    while let Some(joined) = appends.join_next().await {
-        match joined {
+    for append in appends {
+        match append.await {
             Ok(Ok((records, bytes))) => {
                 state
                     .metrics
