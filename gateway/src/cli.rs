@@ -93,6 +93,18 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HUBGATE_HTTP_LISTEN", value_name = "ADDR")]
     pub(crate) http_listen: Option<String>,
 
+    /// Largest HTTP request body in bytes; larger requests get 413 [default: 1048576].
+    #[arg(long, env = "HUBGATE_HTTP_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub(crate) http_max_body_bytes: Option<usize>,
+
+    /// Seconds an HTTP request may take, upload included, before 408 [default: 60].
+    #[arg(long, env = "HUBGATE_HTTP_REQUEST_TIMEOUT_SECS", value_name = "SECS")]
+    pub(crate) http_request_timeout_secs: Option<u64>,
+
+    /// HTTP requests handled at once; further ones get 503 [default: 1024].
+    #[arg(long, env = "HUBGATE_HTTP_MAX_CONCURRENT_REQUESTS", value_name = "N")]
+    pub(crate) http_max_concurrent_requests: Option<usize>,
+
     /// PEM certificate chain: serves every listener over TLS (Kafka SSL, AMQPS, HTTPS).
     #[arg(
         long,

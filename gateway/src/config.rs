@@ -10,13 +10,27 @@
 //! partitions = 8
 //! retention_ms = 86400000        # -1 keeps records forever
 //! retention_bytes = 1073741824   # -1 (default) is unbounded
+//!
+//! [webhooks.github-events]       # POST /webhooks/github-events
+//! signature = "github"           # github | stripe | hmac
+//! secret = "…"
+//! partition_key_header = "X-GitHub-Delivery"   # or partition_key_pointer = "/repository/id"
+//!
+//! [http_policies.RootManageSharedAccessKey]   # SAS policies for the HTTP REST routes
+//! key = "…"
+//! rights = ["manage"]            # send, listen, manage
+//! hubs = ["orders"]              # optional: only these hubs
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use http::HeaderName;
+use hubgate_http::{
+    KeySource, Rights, SasPolicy, Secret, Signature, SignatureEncoding, WebhookConfig,
+};
 use hubgate_storage::{
     CleanupPolicy, Durability, HubConfig, HubName, StorageConfig, StorageUrl, TimestampPolicy,
 };
@@ -58,7 +72,148 @@ pub(crate) struct FileConfig {
     insecure: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    http_max_body_bytes: Option<usize>,
+    http_request_timeout_secs: Option<u64>,
+    http_max_concurrent_requests: Option<usize>,
     hubs: BTreeMap<String, HubSpec>,
+    webhooks: BTreeMap<String, WebhookSpec>,
+    http_policies: BTreeMap<String, PolicySpec>,
+}
+
+/// A SAS policy of the HTTP front end: `[http_policies.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct PolicySpec {
+    key: String,
+    rights: Vec<String>,
+    hubs: Vec<String>,
+}
+
+fn sas_policy(name: String, spec: PolicySpec) -> Result<SasPolicy, ConfigError> {
+    let invalid = |what: String| ConfigError::Invalid(format!("http policy `{name}`: {what}"));
+    if spec.key.is_empty() {
+        return Err(invalid("`key` must not be empty".into()));
+    }
+    let mut rights = Rights::default();
+    for right in &spec.rights {
+        match right.to_ascii_lowercase().as_str() {
+            "send" => rights.send = true,
+            "listen" => rights.listen = true,
+            "manage" => rights.manage = true,
+            other => {
+                return Err(invalid(format!(
+                    "unknown right `{other}` (send, listen, manage)"
+                )));
+            }
+        }
+    }
+    if rights == Rights::default() {
+        return Err(invalid("`rights` must name at least one right".into()));
+    }
+    Ok(SasPolicy {
+        name,
+        key: Secret::new(spec.key),
+        rights,
+        hubs: spec.hubs,
+    })
+}
+
+/// Webhook settings of one hub: `[webhooks.HUB]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct WebhookSpec {
+    /// `github`, `stripe` or `hmac`; absent accepts unsigned requests.
+    signature: Option<String>,
+    secret: Option<String>,
+    /// `hmac` only: the signature header, its prefix, and `hex` (default) or `base64`.
+    header: Option<String>,
+    prefix: Option<String>,
+    encoding: Option<String>,
+    /// `stripe` only: largest clock distance accepted [default: 300].
+    tolerance_secs: Option<u64>,
+    partition_key_header: Option<String>,
+    partition_key_pointer: Option<String>,
+    /// Extra request headers stored on each record.
+    headers: Vec<String>,
+}
+
+fn webhook_config(hub: &str, spec: WebhookSpec) -> Result<WebhookConfig, ConfigError> {
+    let invalid = |what: &str| ConfigError::Invalid(format!("webhook `{hub}`: {what}"));
+    let header_name = |name: &str| {
+        HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid(&format!("`{name}` is not a valid header name")))
+    };
+    let secret = || {
+        spec.secret
+            .clone()
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+            .ok_or_else(|| invalid("a signature needs a non-empty `secret`"))
+    };
+    let signature = match spec.signature.as_deref() {
+        None => None,
+        Some("github") => Some(Signature::GitHub { secret: secret()? }),
+        Some("stripe") => Some(Signature::Stripe {
+            secret: secret()?,
+            tolerance: Duration::from_secs(spec.tolerance_secs.unwrap_or(300)),
+        }),
+        Some("hmac") => Some(Signature::Hmac {
+            secret: secret()?,
+            header: header_name(
+                spec.header
+                    .as_deref()
+                    .ok_or_else(|| invalid("`hmac` needs `header`"))?,
+            )?,
+            prefix: spec.prefix.clone().unwrap_or_default(),
+            encoding: match spec.encoding.as_deref() {
+                None | Some("hex") => SignatureEncoding::Hex,
+                Some("base64") => SignatureEncoding::Base64,
+                Some(other) => return Err(invalid(&format!("unknown encoding `{other}`"))),
+            },
+        }),
+        Some(other) => {
+            return Err(invalid(&format!(
+                "unknown signature `{other}` (github, stripe or hmac)"
+            )));
+        }
+    };
+    let partition_key = match (spec.partition_key_header, spec.partition_key_pointer) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "give partition_key_header or partition_key_pointer, not both",
+            ));
+        }
+        (Some(name), None) => Some(KeySource::Header(header_name(&name)?)),
+        (None, Some(pointer)) if pointer.is_empty() || pointer.starts_with('/') => {
+            Some(KeySource::JsonPointer(pointer))
+        }
+        (None, Some(pointer)) => {
+            return Err(invalid(&format!(
+                "partition_key_pointer `{pointer}` must start with `/`"
+            )));
+        }
+        (None, None) => None,
+    };
+    let keep_headers = spec
+        .headers
+        .iter()
+        .map(|h| header_name(h))
+        .collect::<Result<_, _>>()?;
+    Ok(WebhookConfig {
+        signature,
+        partition_key,
+        keep_headers,
+    })
+}
+
+/// HTTP front-end limits and webhook settings.
+#[derive(Debug)]
+pub(crate) struct HttpSettings {
+    pub(crate) max_body_bytes: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_concurrent_requests: usize,
+    pub(crate) webhooks: HashMap<String, WebhookConfig>,
+    pub(crate) policies: Vec<SasPolicy>,
 }
 
 /// A hub declared in the config file. Names follow Kafka's topic configs.
@@ -103,6 +258,7 @@ pub(crate) struct Settings {
     pub(crate) retention_interval: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) hubs: Vec<(HubName, HubConfig)>,
+    pub(crate) http_settings: HttpSettings,
 }
 
 impl FileConfig {
@@ -246,7 +402,43 @@ impl Settings {
                 "amqp_max_message_bytes must be between 1024 and 16777216".into(),
             ));
         }
+        let max_body_bytes = args
+            .http_max_body_bytes
+            .or(file.http_max_body_bytes)
+            .unwrap_or(1 << 20);
+        let request_timeout = args
+            .http_request_timeout_secs
+            .or(file.http_request_timeout_secs)
+            .unwrap_or(60);
+        let max_concurrent_requests = args
+            .http_max_concurrent_requests
+            .or(file.http_max_concurrent_requests)
+            .unwrap_or(1024);
+        if max_body_bytes == 0 || request_timeout == 0 || max_concurrent_requests == 0 {
+            return Err(ConfigError::Invalid(
+                "http_max_body_bytes, http_request_timeout_secs and http_max_concurrent_requests must be at least 1".into(),
+            ));
+        }
+        let mut webhooks = HashMap::with_capacity(file.webhooks.len());
+        for (hub, spec) in file.webhooks {
+            HubName::new(hub.clone()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            let config = webhook_config(&hub, spec)?;
+            webhooks.insert(hub, config);
+        }
+        let policies = file
+            .http_policies
+            .into_iter()
+            .map(|(name, spec)| sas_policy(name, spec))
+            .collect::<Result<_, _>>()?;
+        let http_settings = HttpSettings {
+            policies,
+            max_body_bytes,
+            request_timeout: Duration::from_secs(request_timeout),
+            max_concurrent_requests,
+            webhooks,
+        };
         let settings = Self {
+            http_settings,
             amqp_max_message_bytes,
             storage,
             tls,
@@ -414,6 +606,114 @@ mod tests {
         assert_eq!(host_port("x", "[::1]:9092").unwrap(), ("::1".into(), 9092));
         for bad in ["nohost", ":9092", "h:0", "h:x"] {
             assert!(host_port("x", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_limits_and_webhooks() {
+        let file = write(
+            r#"
+            http_max_body_bytes = 2048
+            http_request_timeout_secs = 7
+
+            [webhooks.gh]
+            signature = "github"
+            secret = "s"
+            partition_key_pointer = "/repository/id"
+
+            [webhooks.stripe]
+            signature = "stripe"
+            secret = "whsec_x"
+            tolerance_secs = 60
+
+            [webhooks.generic]
+            signature = "hmac"
+            secret = "k"
+            header = "X-Sig"
+            prefix = "v1="
+            encoding = "base64"
+            partition_key_header = "X-Tenant"
+            headers = ["X-Tenant"]
+            "#,
+        );
+        let args = ServeArgs {
+            config: Some(file.path().to_owned()),
+            http_max_concurrent_requests: Some(3),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args).unwrap();
+        let http = &s.http_settings;
+        assert_eq!(http.max_body_bytes, 2048);
+        assert_eq!(http.request_timeout, Duration::from_secs(7));
+        assert_eq!(http.max_concurrent_requests, 3);
+        assert!(matches!(
+            http.webhooks["gh"].signature,
+            Some(Signature::GitHub { .. })
+        ));
+        assert!(matches!(
+            &http.webhooks["gh"].partition_key,
+            Some(KeySource::JsonPointer(p)) if p == "/repository/id"
+        ));
+        assert!(matches!(
+            http.webhooks["stripe"].signature,
+            Some(Signature::Stripe { tolerance, .. }) if tolerance == Duration::from_secs(60)
+        ));
+        let generic = &http.webhooks["generic"];
+        assert!(matches!(
+            &generic.signature,
+            Some(Signature::Hmac { header, prefix, encoding: SignatureEncoding::Base64, .. })
+                if header == "x-sig" && prefix == "v1="
+        ));
+        assert_eq!(generic.keep_headers, [HeaderName::from_static("x-tenant")]);
+        assert!(http.policies.is_empty());
+
+        let file = write(
+            r#"
+            [http_policies.sender]
+            key = "k"
+            rights = ["Send", "listen"]
+            hubs = ["orders"]
+            "#,
+        );
+        let args = ServeArgs {
+            config: Some(file.path().to_owned()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args).unwrap();
+        let policy = &s.http_settings.policies[0];
+        assert_eq!(policy.name, "sender");
+        assert!(policy.rights.send && policy.rights.listen && !policy.rights.manage);
+        assert_eq!(policy.hubs, ["orders"]);
+
+        for (text, expected) in [
+            ("[webhooks.a]\nsignature = \"github\"", "secret"),
+            (
+                "[webhooks.a]\nsignature = \"md5\"\nsecret = \"s\"",
+                "unknown signature",
+            ),
+            (
+                "[webhooks.a]\nsignature = \"hmac\"\nsecret = \"s\"",
+                "header",
+            ),
+            (
+                "[webhooks.a]\npartition_key_pointer = \"x\"",
+                "must start with",
+            ),
+            ("http_max_body_bytes = 0", "at least 1"),
+            (
+                "[http_policies.p]\nkey = \"k\"\nrights = [\"write\"]",
+                "unknown right",
+            ),
+            ("[http_policies.p]\nkey = \"k\"", "at least one right"),
+            ("[http_policies.p]\nrights = [\"send\"]", "key"),
+        ] {
+            let file = write(text);
+            let args = ServeArgs {
+                config: Some(file.path().to_owned()),
+                ..ServeArgs::default()
+            };
+            let error = Settings::resolve(args).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
         }
     }
 

@@ -104,10 +104,28 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             }
         });
     }
-    for (protocol, listen) in [("http", settings.http)] {
-        if let Listen::On(addr) = listen {
-            tracing::warn!(%addr, "the {protocol} front end is not part of this build; its listener is not bound");
-        }
+    if let Some(listener) = bind(
+        "http",
+        settings.http,
+        settings.tls.as_ref(),
+        &[b"h2", b"http/1.1"],
+    )
+    .await?
+    {
+        let http = &settings.http_settings;
+        let config = hubgate_http::HttpConfig {
+            auto_create,
+            max_body_bytes: http.max_body_bytes,
+            request_timeout: http.request_timeout,
+            max_concurrent_requests: http.max_concurrent_requests,
+            webhooks: http.webhooks.clone(),
+            policies: http.policies.clone(),
+            ..hubgate_http::HttpConfig::default()
+        };
+        tasks.spawn(log_exit(
+            "http",
+            hubgate_http::serve(listener, storage.clone(), config, shutdown.child_token()),
+        ));
     }
     tasks.close();
     let signals = Signals::install().map_err(ServeError::Signals)?;
@@ -143,6 +161,17 @@ fn local_or_unspecified(listen: Listen) -> SocketAddr {
     match listen {
         Listen::On(addr) => addr,
         Listen::Off => SocketAddr::from(([0, 0, 0, 0], 0)),
+    }
+}
+
+/// Runs a front end's `serve` and logs how it ended.
+async fn log_exit(
+    protocol: &'static str,
+    served: impl std::future::Future<Output = std::io::Result<()>>,
+) {
+    match served.await {
+        Ok(()) => tracing::info!(%protocol, "front end stopped"),
+        Err(error) => tracing::error!(%protocol, %error, "front end failed"),
     }
 }
 

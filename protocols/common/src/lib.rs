@@ -11,6 +11,8 @@
 //! - [`hubs`]: hub lookup with auto-creation ([`hub_or_create`]), the same on every protocol.
 //! - [`partition_key`]: the Event Hubs partition-key hash (Jenkins lookup3 `hashlittle2`) and the
 //!   round-robin choice for keyless sends.
+//! - [`metrics`]: the process-wide counters (records and bytes in/out, requests by status)
+//!   that every front end reports into and `GET /metrics` renders.
 //! - [`error`]: the crate-wide [`Error`] and [`Result`].
 //!
 //! # Data flow
@@ -31,6 +33,7 @@ pub mod error;
 pub mod hubs;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod partition_key;
 pub mod tls;
 

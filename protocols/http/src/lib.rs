@@ -1,0 +1,51 @@
+//! hubgate's HTTPS front end: the Event Hubs REST send API, webhooks, CloudEvents, and read,
+//! admin, health and metrics routes, all storing into the shared partitioned log.
+//!
+//! # Layout
+//!
+//! - [`serve`] (`server.rs`): runs the [`router`] on every connection the shared accept loop
+//!   (`hubgate_protocol::serve`) hands over, with hyper-util's HTTP/1.1 + HTTP/2 builder, so the
+//!   connection cap, TLS handshake and shutdown drain are the same as on the other protocols.
+//! - `routes.rs`: the route table and the request limits (body cap, timeout, concurrency).
+//! - `send.rs`: `POST /{hub}/messages` and its partition and publisher forms, single events and
+//!   `application/vnd.microsoft.servicebus.json` batches.
+//! - `webhook.rs` + `signature.rs`: `POST /webhooks/{hub}` with per-hub HMAC verification.
+//! - `cloudevents.rs`: `POST /cloudevents/{hub}`, binary, structured and batched modes.
+//! - `read.rs`: `GET /{hub}`, `GET /{hub}/partitions/{id}`; `admin.rs`: `PUT`/`DELETE
+//!   /admin/hubs/{hub}`; `health.rs`: `/healthz`, `/readyz`, `/metrics`.
+//! - `ingest.rs`: the one path to the log: placement (partition id, key hash or round robin),
+//!   batch encoding, append, metrics. `201` is answered only after `append` returns, which
+//!   under the default durability means the records are on disk.
+//! - `sas.rs`: Shared Access Signature checks (`401` bad token, `403` wrong hub or right) on
+//!   every REST route when policies are configured.
+//! - `error.rs`: [`ApiError`], mapped once to a status and a `{"code", "message"}` body.
+//!
+//! How each request becomes records is documented in `docs/HTTP.md`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
+
+mod admin;
+mod body;
+mod cloudevents;
+mod config;
+mod error;
+mod health;
+mod ingest;
+mod read;
+mod routes;
+mod sas;
+mod send;
+mod server;
+mod signature;
+mod state;
+mod time;
+mod webhook;
+
+pub use config::{HttpConfig, KeySource, Secret, Signature, SignatureEncoding, WebhookConfig};
+pub use error::ApiError;
+pub use routes::router;
+pub use sas::{Rights, SasPolicy};
+pub use server::serve;
+
+/// `Result` with this crate's [`ApiError`].
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;

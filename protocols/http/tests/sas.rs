@@ -1,0 +1,128 @@
+//! SAS tokens on the REST routes: 401 for bad tokens, 403 for the wrong hub or right, and
+//! nothing stored for refused sends.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use hubgate_http::{HttpConfig, Rights, SasPolicy, Secret};
+use sha2::Sha256;
+use support::App;
+
+fn token(resource: &str, key: &str, name: &str, expiry: i64) -> String {
+    let sr: String = resource
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{sr}\n{expiry}").as_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let sig = sig
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    format!("SharedAccessSignature sr={sr}&sig={sig}&se={expiry}&skn={name}")
+}
+
+fn app() -> App {
+    App::new(HttpConfig {
+        policies: vec![
+            SasPolicy {
+                name: "sender".into(),
+                key: Secret::new("send-key"),
+                rights: Rights {
+                    send: true,
+                    ..Rights::default()
+                },
+                hubs: vec![],
+            },
+            SasPolicy {
+                name: "admin".into(),
+                key: Secret::new("admin-key"),
+                rights: Rights {
+                    manage: true,
+                    ..Rights::default()
+                },
+                hubs: vec![],
+            },
+        ],
+        ..HttpConfig::default()
+    })
+}
+
+const FUTURE: i64 = 4_102_444_800;
+
+#[tokio::test]
+async fn send_needs_a_valid_token_for_the_hub() {
+    let app = app();
+    let good = token("https://ns.example/orders", "send-key", "sender", FUTURE);
+    let (status, _) = app
+        .post(
+            "/orders/messages",
+            &[("authorization", good.as_str())],
+            "ok",
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let unauthorized = [
+        String::new(),
+        token("https://ns.example/orders", "wrong-key", "sender", FUTURE),
+        token("https://ns.example/orders", "send-key", "nobody", FUTURE),
+        token("https://ns.example/orders", "send-key", "sender", 1_000),
+        "Bearer abc".to_owned(),
+    ];
+    for auth in &unauthorized {
+        let headers: Vec<(&str, &str)> = if auth.is_empty() {
+            vec![]
+        } else {
+            vec![("authorization", auth.as_str())]
+        };
+        let (status, json) = app.post("/orders/messages", &headers, "refused").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth}: {json}");
+        assert_eq!(json["code"], "Unauthorized");
+    }
+    let other_hub = token("https://ns.example/audit", "send-key", "sender", FUTURE);
+    let (status, json) = app
+        .post(
+            "/orders/messages",
+            &[("authorization", other_hub.as_str())],
+            "refused",
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{json}");
+    assert_eq!(json["code"], "Forbidden");
+    // Namespace-wide token.
+    let namespace = token("sb://ns.example/", "send-key", "sender", FUTURE);
+    let (status, _) = app
+        .post(
+            "/orders/partitions/0/messages",
+            &[("authorization", namespace.as_str())],
+            "ok2",
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        app.all("orders").await.len(),
+        2,
+        "refused sends stored nothing"
+    );
+    // A send-only policy cannot manage hubs; the manage policy can.
+    let request = |auth: &str| {
+        Request::put("/admin/hubs/new-hub")
+            .header("authorization", auth)
+            .body(Body::from(r#"{"partitions":1}"#))
+            .unwrap()
+    };
+    let send_only = token("sb://ns.example/new-hub", "send-key", "sender", FUTURE);
+    assert_eq!(app.send(request(&send_only)).await.0, StatusCode::FORBIDDEN);
+    let admin = token("sb://ns.example/new-hub", "admin-key", "admin", FUTURE);
+    assert_eq!(app.send(request(&admin)).await.0, StatusCode::CREATED);
+    // Health stays open.
+    assert_eq!(app.get("/healthz").await.0, StatusCode::OK);
+}
