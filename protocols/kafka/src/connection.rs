@@ -3,7 +3,8 @@
 //! Kafka clients match responses to requests by position, so responses leave in request order.
 //! Requests still run concurrently where that is safe: a Fetch (which may long-poll for
 //! seconds) runs on its own, while every other request waits for the previous non-fetch request
-//! to finish first, so produces are appended in the order they were sent. At most
+//! to finish first — a Produce only until its appends are issued, so produces are appended in
+//! the order they were sent while their durability waits overlap. At most
 //! [`MAX_IN_FLIGHT`] requests are pending per connection; the reader stops reading beyond that.
 
 use std::sync::Arc;
@@ -73,9 +74,7 @@ async fn read_loop(
                         // Err only means the earlier request finished by being dropped.
                         let _ = earlier.await;
                     }
-                    let outcome = handler.handle(frame).await;
-                    drop(done);
-                    outcome
+                    handler.handle_ordered(frame, Some(done)).await
                 })
             };
             if pending.send(task).await.is_err() {

@@ -10,6 +10,7 @@ use kafka_protocol::messages::{
     RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, decode_request_header_from_buffer};
+use tokio::sync::oneshot;
 use tracing::{Instrument, debug, debug_span, error};
 
 use crate::{
@@ -50,6 +51,17 @@ impl Handler {
 
     /// Handles one request frame (without its size prefix).
     pub async fn handle(&self, frame: Bytes) -> Outcome {
+        self.handle_ordered(frame, None).await
+    }
+
+    /// As [`Handler::handle`], dropping `started` as soon as the next request on the connection
+    /// may start: for a Produce once its appends are issued (offsets assigned), otherwise when
+    /// the request is done.
+    pub async fn handle_ordered(
+        &self,
+        frame: Bytes,
+        started: Option<oneshot::Sender<()>>,
+    ) -> Outcome {
         if frame.len() < crate::frame::MIN_REQUEST_LEN {
             return Outcome::Close("request shorter than its header");
         }
@@ -81,7 +93,7 @@ impl Handler {
                     return Outcome::Close("malformed request header");
                 }
             };
-            self.route(api, version, header, body).await
+            self.route(api, version, header, body, started).await
         }
         .instrument(span)
         .await
@@ -93,6 +105,7 @@ impl Handler {
         version: i16,
         header: RequestHeader,
         mut body: Bytes,
+        started: Option<oneshot::Sender<()>>,
     ) -> Outcome {
         let id = header.correlation_id;
         macro_rules! decode {
@@ -118,7 +131,7 @@ impl Handler {
             }
             ApiKey::Produce => {
                 let request = decode!(ProduceRequest);
-                match produce::handle(self, request, version).await {
+                match produce::handle(self, request, version, started).await {
                     Some(response) => encode(api, version, id, &response),
                     None => Outcome::NoResponse,
                 }

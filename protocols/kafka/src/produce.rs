@@ -3,6 +3,9 @@
 //! came; the log patches its base offset. Partitions of one request are appended concurrently,
 //! so one group-commit sync covers them all; the response is sent once every append is durable.
 
+use std::future::Future;
+use std::task::Poll;
+
 use bytes::Bytes;
 use futures_util::future::join_all;
 use hubgate_storage::{CleanupPolicy, HubInfo, HubName, PartitionId, RecordBatch};
@@ -12,27 +15,37 @@ use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::protocol::StrBytes;
+use tokio::sync::oneshot;
 
 use crate::dispatch::Handler;
 use crate::error::{code, codec_code, storage_code};
 
 /// Answers a Produce request; `None` for `acks=0`, which gets no response.
+///
+/// `started` is dropped once every partition's append has been issued (the log assigns offsets
+/// when an append is first polled), so the connection can start the next request while this
+/// one waits for durability: appends stay in request order, syncs are shared.
 pub(crate) async fn handle(
     h: &Handler,
     request: ProduceRequest,
     version: i16,
+    started: Option<oneshot::Sender<()>>,
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
     let valid_acks = matches!(acks, -1..=1);
-    let mut topics = Vec::with_capacity(request.topic_data.len());
-    for topic in request.topic_data {
-        let hub = match HubName::new(topic.name.as_str()) {
+    let mut hubs = Vec::with_capacity(request.topic_data.len());
+    for topic in &request.topic_data {
+        hubs.push(match HubName::new(topic.name.as_str()) {
             Ok(name) => h.storage.hub(&name).await.map_err(|e| storage_code(&e)),
             Err(_) => Err(code::INVALID_TOPIC_EXCEPTION),
-        };
-        let partitions = topic.partition_data.into_iter().map(|p| {
-            let hub = &hub;
-            async move {
+        });
+    }
+    let mut names = Vec::with_capacity(request.topic_data.len());
+    let mut appends = Vec::new();
+    for (t, (topic, hub)) in request.topic_data.into_iter().zip(&hubs).enumerate() {
+        names.push(topic.name);
+        for p in topic.partition_data {
+            appends.push(async move {
                 let result = if valid_acks {
                     match hub {
                         Ok(hub) => produce_partition(h, hub, p.index, p.records, version).await,
@@ -41,15 +54,23 @@ pub(crate) async fn handle(
                 } else {
                     Err(Failure::code(code::INVALID_REQUIRED_ACKS))
                 };
-                response(p.index, result)
-            }
-        });
-        let partition_responses = join_all(partitions).await;
-        topics.push(
-            TopicProduceResponse::default()
-                .with_name(topic.name)
-                .with_partition_responses(partition_responses),
-        );
+                (t, response(p.index, result))
+            });
+        }
+    }
+    let mut all = std::pin::pin!(join_all(appends));
+    let first = std::future::poll_fn(|cx| Poll::Ready(all.as_mut().poll(cx))).await;
+    drop(started);
+    let results = match first {
+        Poll::Ready(results) => results,
+        Poll::Pending => all.await,
+    };
+    let mut topics: Vec<TopicProduceResponse> = names
+        .into_iter()
+        .map(|name| TopicProduceResponse::default().with_name(name))
+        .collect();
+    for (t, partition) in results {
+        topics[t].partition_responses.push(partition);
     }
     (acks != 0).then(|| ProduceResponse::default().with_responses(topics))
 }
