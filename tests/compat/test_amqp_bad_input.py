@@ -229,3 +229,18 @@ def test_connections_and_memory_return_to_baseline(private):
     assert rss_kib(private) <= rss_base + 16 * 1024, (rss_base, rss_kib(private))
     assert partition_size(private, "baseline", 0) == 1
     assert partition_size(private, "baseline", 1) == 40
+
+
+def test_max_message_bytes_flag_is_offered_and_enforced(start_gateway):
+    gw = start_gateway("--amqp-max-message-bytes", "65536", "--kafka-listen", "off", "--http-listen", "off")
+    conn = BlockingConnection(f"amqp://{gw.amqp}", sasl_enabled=False, timeout=15)
+    try:
+        sender = conn.create_sender("small-limit/Partitions/0")
+        assert sender.link.remote_max_message_size == 65536
+        sender.send(Message(body=b"x" * 60000, inferred=True))
+        with pytest.raises(LinkDetached) as refused:
+            sender.send(Message(body=b"x" * 70000, inferred=True))
+        assert "amqp:link:message-size-exceeded" in str(refused.value)
+    finally:
+        conn.close()
+    assert partition_size(gw, "small-limit") == 1

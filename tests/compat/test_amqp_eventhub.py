@@ -293,7 +293,8 @@ def test_start_positions(gateway, hub_name, ten_events, batch):
     assert exclusive == []
 
 
-def test_latest_sees_only_new_events(gateway, hub_name, ten_events):
+@pytest.mark.parametrize("batch", [False, True], ids=["receive", "receive_batch"])
+def test_latest_sees_only_new_events(gateway, hub_name, ten_events, batch):
     client = EventHubConsumerClient.from_connection_string(conn_str(gateway, hub_name), consumer_group="$Default")
     got = []
     done = threading.Event()
@@ -302,9 +303,17 @@ def test_latest_sees_only_new_events(gateway, hub_name, ten_events):
         got.append(event)
         done.set()
 
+    def on_event_batch(ctx, events):
+        for event in events:
+            on_event(ctx, event)
+
+    if batch:
+        target, callback = client.receive_batch, dict(on_event_batch=on_event_batch, max_wait_time=1)
+    else:
+        target, callback = client.receive, dict(on_event=on_event)
     thread = threading.Thread(
-        target=client.receive,
-        kwargs=dict(on_event=on_event, partition_id="0", starting_position="@latest"),
+        target=target,
+        kwargs=dict(partition_id="0", starting_position="@latest", **callback),
         daemon=True,
     )
     thread.start()

@@ -39,3 +39,16 @@ def test_rhea_send_and_receive(gateway, hub_name, mode):
     assert body["last_enqueued_offset"] == "3"
     assert body["is_partition_empty"] is False
     assert body["last_enqueued_time_utc"]["date"] == all_events[3]["enqueued_time"]
+
+
+def test_rhea_refused_links(gateway, hub_name):
+    result = run_node("amqp_rhea_refusals.js", str(gateway.port("amqp")), hub_name, timeout=60)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["idempotent"]["condition"] == "amqp:not-implemented"
+    assert report["no-such-partition"]["condition"] == "amqp:not-found"
+    assert "42" in report["no-such-partition"]["description"]
+    assert report["bad-address"]["condition"] == "amqp:not-found"
+    assert report["bad-filter"]["condition"] == "amqp:invalid-field"
+    assert "x-opt-offset < '5'" in report["bad-filter"]["description"]
+    for error in report.values():
+        assert error["info"], error  # pyamqp needs a non-null info map

@@ -46,7 +46,11 @@ fn options() -> Options {
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
-        let number = || value.parse::<u64>().unwrap_or_else(|_| panic!("{} needs a number", args[i]));
+        let number = || {
+            value
+                .parse::<u64>()
+                .unwrap_or_else(|_| panic!("{} needs a number", args[i]))
+        };
         match args[i].as_str() {
             "--addr" => o.addr = value.clone(),
             "--hub" => o.hub = value.clone(),
@@ -69,13 +73,17 @@ fn options() -> Options {
 /// One transfer: `events_per_batch` encoded messages of `event_bytes` each.
 fn batch(o: &Options) -> Message<Body<Value>> {
     let event: Message<Body<Value>> = Message::builder()
-        .body(Body::Data(Batch::new(vec![Data(Binary::from(vec![b'e'; o.event_bytes]))])))
+        .body(Body::Data(Batch::new(vec![Data(Binary::from(
+            vec![b'e'; o.event_bytes],
+        ))])))
         .build();
     let bytes = serde_amqp::to_vec(&Serializable(&event)).expect("encode event");
     let sections: Vec<Data> = (0..o.events_per_batch)
         .map(|_| Data(Binary::from(bytes.clone())))
         .collect();
-    Message::builder().body(Body::Data(Batch::new(sections))).build()
+    Message::builder()
+        .body(Body::Data(Batch::new(sections)))
+        .build()
 }
 
 struct LinkResult {
