@@ -31,6 +31,14 @@ NOT_CLAIMED = {
     "version_infer": "asserts the broker is Apache Kafka of KAFKA_VERSION",
     "transactional": "transactions are not implemented",
     "list_config_resources": "ListConfigResources (API 74) is not implemented",
+    # Consumer-group coordination (JoinGroup, SyncGroup, Heartbeat, OffsetCommit, group admin)
+    # is not implemented yet; these tests consume with a group_id or manage groups.
+    "test_group": "consumer groups are not implemented yet",
+    "heartbeat_thread": "consumer groups are not implemented yet",
+    "describe_group_exists": "consumer groups are not implemented yet",
+    "delete_groups": "consumer groups are not implemented yet",
+    "offset_commit_resume": "consumer groups are not implemented yet",
+    "max_bytes_one_msg": "consumes with a group_id: consumer groups are not implemented yet",
 }
 
 
@@ -55,6 +63,8 @@ def test_kafka_python_integration_suite(start_gateway, tmp_path):
     root = _suite_dir(tmp_path)
     report = tmp_path / "report.xml"
     deselect = " and ".join(f"not {name}" for name in NOT_CLAIMED)
+    # The fixtures look for a Kafka distribution directory even when the broker is external.
+    (root / "servers" / "4.0.0" / "kafka-bin").mkdir(parents=True)
     env = {
         **os.environ,
         "KAFKA_VERSION": "4.0.0",
