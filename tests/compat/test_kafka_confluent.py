@@ -194,6 +194,18 @@ def test_kafka_produce_error_codes(gateway, hub_name):
     assert raw_produce(gateway.kafka, "not a topic", 0, good)[0] == 17  # INVALID_TOPIC_EXCEPTION
     assert raw_produce(gateway.kafka, hub_name, 0, good, acks=2)[0] == 21  # INVALID_REQUIRED_ACKS
     assert raw_produce(gateway.kafka, hub_name, 0, good + good)[0] == 2  # two batches (v3)
+    # Produce v2 (message format v1) is advertised for old librdkafka but answered with
+    # UNSUPPORTED_VERSION (35) per partition.
+    import struct
+
+    from kafka_support import _string, raw_request
+
+    body = struct.pack(">hi", -1, 10000) + struct.pack(">i", 1) + _string(hub_name)
+    body += struct.pack(">i", 1) + struct.pack(">ii", 0, len(good)) + good
+    data = raw_request(gateway.kafka, 0, 2, body)
+    pos = 4 + 2 + len(hub_name) + 4
+    assert struct.unpack_from(">ihqq", data, pos) == (0, 35, -1, -1)
+
     # Nothing of the refused requests was stored.
     from confluent_kafka import Consumer
 
