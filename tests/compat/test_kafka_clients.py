@@ -176,3 +176,27 @@ def test_kafka_kafkajs_produce_and_admin(gateway, hub_name):
         assert (m.offset(), m.key(), m.value()) == (i, f"kjs-key-{i}".encode(), (f"kjs-value-{i}" * 10).encode())
         assert m.headers() == [("source", b"kafkajs"), ("index", str(i).encode())]
         assert m.timestamp() == (1, BASE_TS + i * 1000)
+
+
+def test_kafka_over_tls(start_gateway, hub_name, tmp_path):
+    """--tls-cert/--tls-key serve Kafka over TLS (security.protocol=SSL)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    gw = start_gateway("--tls-cert", str(cert), "--tls-key", str(key))
+    tls = {"security.protocol": "SSL", "ssl.ca.location": str(cert)}
+    from test_kafka_confluent import produce
+
+    records = expected_records(5, "tls")
+    reports = produce(gw.kafka, hub_name, records, 0, **tls)
+    assert [offset for _, offset in reports] == list(range(5))
+    assert_confluent_records(confluent_consume(gw.kafka, hub_name, 0, 0, 5, **tls), records)
+    # A plaintext client gets nowhere on the TLS listener.
+    out = subprocess.run(
+        ["kcat", "-b", gw.kafka, "-L", "-m", "3"], capture_output=True, timeout=30
+    )
+    assert out.returncode != 0
