@@ -66,6 +66,14 @@ def test_kafka_admin_confluent_topic_lifecycle(gateway, hub_name):
     assert configs["retention.bytes"] == ("1048576", SOURCE_TOPIC)
     assert configs["retention.ms"] == ("604800000", SOURCE_DEFAULT)
     assert configs["max.message.bytes"] == ("2000000", SOURCE_TOPIC)
+    # The new limit applies to produce at once: a 1.5 MB record (over the 1048588 default) fits.
+    from confluent_kafka import Producer
+
+    big = Producer({"bootstrap.servers": gateway.kafka, "message.max.bytes": 4_000_000})
+    errors = []
+    big.produce(hub_name, value=b"y" * 1_500_000, partition=0, on_delivery=lambda e, m: errors.append(e))
+    big.flush(20)
+    assert errors == [None]
 
     # Non-incremental AlterConfigs replaces the set: what it does not name returns to the
     # default.

@@ -151,3 +151,52 @@ def test_kafka_aiokafka_round_trip(gateway, hub_name):
         assert list(m.headers) == e["headers"]
         assert (m.timestamp, m.timestamp_type) == (e["timestamp"], 0)
     assert_confluent_records(confluent_consume(gateway.kafka, hub_name, 3, 0, 15), records)
+
+
+def test_kafka_kafkajs_produce_and_admin(gateway, hub_name):
+    from conftest import run_node
+    from kafka_support import BASE_TS
+
+    out = json.loads(run_node("kafka_produce.js", gateway.kafka, hub_name, str(BASE_TS)).stdout)
+    assert out["created"] is True
+    assert [(r["partition"], r["errorCode"], r["baseOffset"]) for r in out["first"]] == [(1, 0, "0")]
+    assert [(r["partition"], r["errorCode"], r["baseOffset"]) for r in out["second"]] == [(1, 0, "5")]
+    offsets = {o["partition"]: (o["low"], o["high"]) for o in out["offsets"]}
+    assert offsets == {0: ("0", "0"), 1: ("0", "10")}
+    by_time = {o["partition"]: o["offset"] for o in out["byTime"]}
+    assert by_time[1] == "3"
+    (topic,) = out["metadata"]["topics"]
+    assert topic["name"] == hub_name and len(topic["partitions"]) == 2
+
+    from kafka_support import batch_codec, raw_fetch_first_batch
+
+    assert batch_codec(raw_fetch_first_batch(gateway.kafka, hub_name, 1)) == 1  # gzip, as sent
+    messages = confluent_consume(gateway.kafka, hub_name, 1, 0, 10)
+    for i, m in enumerate(messages):
+        assert (m.offset(), m.key(), m.value()) == (i, f"kjs-key-{i}".encode(), (f"kjs-value-{i}" * 10).encode())
+        assert m.headers() == [("source", b"kafkajs"), ("index", str(i).encode())]
+        assert m.timestamp() == (1, BASE_TS + i * 1000)
+
+
+def test_kafka_over_tls(start_gateway, hub_name, tmp_path):
+    """--tls-cert/--tls-key serve Kafka over TLS (security.protocol=SSL)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    gw = start_gateway("--tls-cert", str(cert), "--tls-key", str(key))
+    tls = {"security.protocol": "SSL", "ssl.ca.location": str(cert)}
+    from test_kafka_confluent import produce
+
+    records = expected_records(5, "tls")
+    reports = produce(gw.kafka, hub_name, records, 0, **tls)
+    assert [offset for _, offset in reports] == list(range(5))
+    assert_confluent_records(confluent_consume(gw.kafka, hub_name, 0, 0, 5, **tls), records)
+    # A plaintext client gets nowhere on the TLS listener.
+    out = subprocess.run(
+        ["kcat", "-b", gw.kafka, "-L", "-m", "3"], capture_output=True, timeout=30
+    )
+    assert out.returncode != 0

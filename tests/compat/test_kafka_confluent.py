@@ -176,3 +176,42 @@ def test_kafka_unknown_topic_without_auto_create(start_gateway, hub_name):
     producer.flush(10)
     assert len(errors) == 1 and errors[0] is not None
     assert errors[0].code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._MSG_TIMED_OUT), errors[0]
+
+
+def test_kafka_produce_error_codes(gateway, hub_name):
+    from kafka_support import idempotent_batch, raw_produce
+
+    produce(gateway.kafka, hub_name, expected_records(1), 0)  # creates the topic
+    good = idempotent_batch(-1, -1, -1, [b"x"])
+    assert raw_produce(gateway.kafka, hub_name, 0, good) == (0, 1)
+    old_magic = bytearray(good)
+    old_magic[16] = 1
+    assert raw_produce(gateway.kafka, hub_name, 0, bytes(old_magic))[0] == 43  # UNSUPPORTED_FOR_MESSAGE_FORMAT
+    corrupt = bytearray(good)
+    corrupt[-1] ^= 0x55
+    assert raw_produce(gateway.kafka, hub_name, 0, bytes(corrupt))[0] == 2  # CORRUPT_MESSAGE
+    assert raw_produce(gateway.kafka, hub_name, 9, good)[0] == 3  # UNKNOWN_TOPIC_OR_PARTITION
+    assert raw_produce(gateway.kafka, "not a topic", 0, good)[0] == 17  # INVALID_TOPIC_EXCEPTION
+    assert raw_produce(gateway.kafka, hub_name, 0, good, acks=2)[0] == 21  # INVALID_REQUIRED_ACKS
+    assert raw_produce(gateway.kafka, hub_name, 0, good + good)[0] == 2  # two batches (v3)
+    # Produce v2 (message format v1) is advertised for old librdkafka but answered with
+    # UNSUPPORTED_VERSION (35) per partition.
+    import struct
+
+    from kafka_support import _string, raw_request
+
+    body = struct.pack(">hi", -1, 10000) + struct.pack(">i", 1) + _string(hub_name)
+    body += struct.pack(">i", 1) + struct.pack(">ii", 0, len(good)) + good
+    data = raw_request(gateway.kafka, 0, 2, body)
+    pos = 4 + 2 + len(hub_name) + 4
+    assert struct.unpack_from(">ihqq", data, pos) == (0, 35, -1, -1)
+
+    # Nothing of the refused requests was stored.
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": gateway.kafka, "group.id": "hubgate-compat-assign"})
+    try:
+        assert consumer.get_watermark_offsets(TopicPartition(hub_name, 0), timeout=10) == (0, 2)
+    finally:
+        consumer.close()
+    assert confluent_consume(gateway.kafka, hub_name, 0, 1, 1)[0].value() == b"x"

@@ -1,17 +1,25 @@
 """Idempotent producers: InitProducerId, sequence and epoch rules, and deduplication that
 survives a restart of the gateway."""
 
+import struct
+
+import pytest
 from confluent_kafka import Producer
 from kafka import KafkaProducer
 
 from kafka_support import (
     assert_confluent_records,
+    batch_codec,
+    raw_fetch_first_batch,
     confluent_consume,
     expected_records,
     idempotent_batch,
     raw_init_producer_id,
     raw_produce,
 )
+
+
+CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 
 def produce_idempotent(bootstrap, topic, records, partition, codec="none"):
@@ -39,10 +47,16 @@ def produce_idempotent(bootstrap, topic, records, partition, codec="none"):
     return offsets
 
 
-def test_kafka_idempotent_confluent_producer(gateway, hub_name):
-    records = expected_records(60, "idem")
-    offsets = produce_idempotent(gateway.kafka, hub_name, records, 1, codec="zstd")
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
+def test_kafka_idempotent_confluent_producer(gateway, hub_name, codec):
+    records = expected_records(60, "idem-" + codec)
+    offsets = produce_idempotent(gateway.kafka, hub_name, records, 1, codec=codec)
     assert sorted(offsets) == list(range(60))
+    # Stored as sent: compressed with the codec, stamped with the producer id and sequence 0.
+    batch = raw_fetch_first_batch(gateway.kafka, hub_name, 1)
+    assert batch_codec(batch) == CODECS[codec]
+    producer_id, _epoch, base_sequence = struct.unpack_from(">qhi", batch, 43)
+    assert producer_id >= 0 and base_sequence == 0
     assert_confluent_records(confluent_consume(gateway.kafka, hub_name, 1, 0, 60), records)
 
 

@@ -11,6 +11,7 @@
 //! ```
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
@@ -138,6 +139,25 @@ impl Gateway {
                     )
                 }
             }
+        }
+    }
+
+    /// Waits for the `listening` line of `protocol` and returns the bound address (call before
+    /// [`Gateway::wait_ready`]: listeners are bound before the gateway says it is ready).
+    pub fn listen_addr(&mut self, protocol: &str, timeout: Duration) -> Result<SocketAddr> {
+        let needle = format!("protocol={protocol}");
+        loop {
+            let line = self.wait_for_line(&needle, timeout)?;
+            if !line.contains("listening") {
+                continue;
+            }
+            let addr = line
+                .split_whitespace()
+                .find_map(|field| field.strip_prefix("addr="))
+                .context("listening line without addr=")?;
+            return addr
+                .parse()
+                .with_context(|| format!("bad address in `{line}`"));
         }
     }
 

@@ -2,7 +2,9 @@
 
 Phase 1, throughput: N records of --size bytes, acks=all, as fast as the producer goes;
 reports MB/s and records/s from the first send to the last delivery report.
-Phase 2, latency: records sent at --rate per second (about half of what phase 1 reached is a
+Phase 2, catch-up: the consumer reads those records back from offset 0 (stored batches are
+served as stored); reports MB/s.
+Phase 3, latency: records sent at --rate per second (about half of what phase 1 reached is a
 fair load) while a consumer reads them; each value carries its send time, so the consumer
 measures produce->consume latency. Produce->ack latency comes from the delivery reports.
 
@@ -85,6 +87,26 @@ def throughput(bootstrap, topic, count, size):
     return count * size / elapsed / 1e6, count / elapsed
 
 
+def catch_up(bootstrap, topic, partitions, count):
+    """Reads the first `count` records back from offset 0 as fast as the consumer goes."""
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
+        "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 10_485_760,
+    })
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    received = 0
+    size = 0
+    started = time.perf_counter()
+    while received < count:
+        for m in consumer.consume(10_000, 1.0):
+            if m.error() is None:
+                received += 1
+                size += len(m.value())
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return size / elapsed / 1e6, received / elapsed
+
+
 def latency(bootstrap, topic, partitions, rate, seconds, size):
     consumer = Consumer({
         "bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
@@ -153,6 +175,8 @@ def main():
             f.result(20)
         mbps, rps = throughput(bootstrap, topic, args.records, args.size)
         print(f"produce: {args.records} x {args.size} B, acks=all: {mbps:.1f} MB/s, {rps:,.0f} records/s")
+        mbps, rps = catch_up(bootstrap, topic, args.partitions, args.records)
+        print(f"catch-up fetch of those records: {mbps:.1f} MB/s, {rps:,.0f} records/s")
         acks, e2e = latency(bootstrap, topic, args.partitions, args.rate, args.seconds, args.size)
         ms = lambda v: f"{v * 1000:.2f} ms"  # noqa: E731
         print(f"latency at {args.rate} records/s for {args.seconds} s ({len(e2e)} consumed):")

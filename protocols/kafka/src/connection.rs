@@ -22,8 +22,9 @@ use crate::frame;
 
 /// Requests read but not yet answered, per connection.
 const MAX_IN_FLIGHT: usize = 32;
-/// Initial read buffer.
-const READ_BUFFER: usize = 64 * 1024;
+/// Initial read buffer; it grows to the size of the largest frame read (checked against the
+/// frame cap first). Small, so idle connections cost little.
+const READ_BUFFER: usize = 8 * 1024;
 
 /// Serves one connection until the peer hangs up, a framing error, or `shutdown`.
 pub(crate) async fn run(

@@ -16,7 +16,7 @@ use tracing::{Instrument, debug, debug_span, error};
 use crate::{
     KafkaConfig, alter_configs, api_versions, create_partitions, create_topics, delete_records,
     delete_topics, describe_cluster, describe_configs, fetch, find_coordinator, init_producer_id,
-    list_offsets, metadata, offset_for_leader_epoch, produce, versions,
+    list_offsets, metadata, offset_for_leader_epoch, produce, produce_legacy, versions,
 };
 
 /// What to do after handling one request.
@@ -80,6 +80,13 @@ impl Handler {
             };
             if api == ApiKey::ApiVersions && version > range.max {
                 return encode(api, 0, correlation_id, &api_versions::unsupported_version());
+            }
+            if api == ApiKey::Produce && (range.min..range.min_served).contains(&version) {
+                let mut body = frame;
+                return match decode_request_header_from_buffer(&mut body) {
+                    Ok(_) => produce_legacy::handle(version, correlation_id, body),
+                    Err(_) => Outcome::Close("malformed request header"),
+                };
             }
             if version < range.min_served || version > range.max {
                 debug!("version not served; closing");

@@ -46,6 +46,7 @@ mod list_offsets;
 mod metadata;
 mod offset_for_leader_epoch;
 mod produce;
+mod produce_legacy;
 mod topic_id;
 pub mod versions;
 

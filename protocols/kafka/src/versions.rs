@@ -1,7 +1,8 @@
 //! The API version ranges this front end advertises in ApiVersions.
 //!
 //! Only what is implemented is listed. Produce is advertised from v0 (old librdkafka enables
-//! gzip/snappy/lz4 only when the range contains v0) but v0–2 (message sets v0/v1) are refused;
+//! gzip/snappy/lz4 only when the range contains v0) but v0–2 (message sets v0/v1) are answered
+//! with UNSUPPORTED_VERSION;
 //! Fetch stops at v12 (v13+ addresses topics by id). No consumer-group API is advertised;
 //! FindCoordinator is (see `find_coordinator`).
 
