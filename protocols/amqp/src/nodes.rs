@@ -366,7 +366,7 @@ mod tests {
             storage: open(&StorageConfig::new("memory://".parse().unwrap())).unwrap(),
             acceptors: Acceptors::new(&config),
             config,
-            owners: Arc::default(),
+            owners: Arc::new(crate::owners::Owners::default()),
             round_robin: hubgate_protocol::RoundRobin::new(),
         }
     }
