@@ -384,3 +384,16 @@ def test_higher_owner_level_steals_the_partition(gateway, hub_name, ten_events):
     holder.close()
     holder_thread.join(10)
     assert errors and "amqp:link:stolen" in str(errors[0])
+
+
+def test_unknown_hub_without_auto_create(start_gateway):
+    gw = start_gateway("--no-auto-create", "--kafka-listen", "off", "--http-listen", "off")
+    client = EventHubProducerClient.from_connection_string(conn_str(gw, "missing"), retry_total=0)
+    with client:
+        with pytest.raises(EventHubError) as error:
+            client.get_eventhub_properties()
+        assert "Status code: 404" in str(error.value), error.value
+        assert "event hub `missing` does not exist" in str(error.value) or "hub `missing` does not exist" in str(error.value), error.value
+        with pytest.raises(EventHubError) as error:
+            client.send_event(EventData("x"))
+        assert "NotFound" in str(error.value) or "amqp:not-found" in str(error.value), error.value

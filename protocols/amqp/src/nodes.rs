@@ -174,9 +174,16 @@ fn app_string<'a>(request: &'a AmqpMessage, name: &str) -> Option<&'a str> {
 /// A reply with a status, a description and a body.
 fn reply(status: i32, description: &str, body: Value) -> AmqpMessage {
     let mut props = OrderedMap::new();
+    // Event Hubs clients read `status-code`; pyamqp's management link also reads the Service
+    // Bus spelling `statusDescription` for the text of an error.
     props.insert("status-code".to_owned(), SimpleValue::Int(status));
     props.insert(
         "status-description".to_owned(),
+        SimpleValue::String(description.to_owned()),
+    );
+    props.insert("statusCode".to_owned(), SimpleValue::Int(status));
+    props.insert(
+        "statusDescription".to_owned(),
         SimpleValue::String(description.to_owned()),
     );
     Message::builder()
