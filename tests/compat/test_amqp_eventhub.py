@@ -397,3 +397,15 @@ def test_unknown_hub_without_auto_create(start_gateway):
         with pytest.raises(EventHubError) as error:
             client.send_event(EventData("x"))
         assert "NotFound" in str(error.value) or "amqp:not-found" in str(error.value), error.value
+
+
+def test_more_sends_than_one_credit_window_never_stall(gateway, hub_name):
+    # The gateway grants 200 credits per link and refills them as deliveries are settled.
+    with producer(gateway, hub_name) as p:
+        for i in range(450):
+            p.send_event(EventData(f"e{i}"), partition_id="3")
+        assert p.get_partition_properties("3")["last_enqueued_sequence_number"] == 449
+    events, _, errors = receive(gateway, hub_name, 3, 450, starting_position="-1", timeout=60)
+    assert not errors
+    assert [e.body_as_str() for e in events] == [f"e{i}" for i in range(450)]
+    assert [e.sequence_number for e in events] == list(range(450))
