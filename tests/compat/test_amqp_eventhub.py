@@ -384,3 +384,28 @@ def test_higher_owner_level_steals_the_partition(gateway, hub_name, ten_events):
     holder.close()
     holder_thread.join(10)
     assert errors and "amqp:link:stolen" in str(errors[0])
+
+
+def test_unknown_hub_without_auto_create(start_gateway):
+    gw = start_gateway("--no-auto-create", "--kafka-listen", "off", "--http-listen", "off")
+    client = EventHubProducerClient.from_connection_string(conn_str(gw, "missing"), retry_total=0)
+    with client:
+        with pytest.raises(EventHubError) as error:
+            client.get_eventhub_properties()
+        assert "Status code: 404" in str(error.value), error.value
+        assert "event hub `missing` does not exist" in str(error.value) or "hub `missing` does not exist" in str(error.value), error.value
+        with pytest.raises(EventHubError) as error:
+            client.send_event(EventData("x"))
+        assert "NotFound" in str(error.value) or "amqp:not-found" in str(error.value), error.value
+
+
+def test_more_sends_than_one_credit_window_never_stall(gateway, hub_name):
+    # The gateway grants 200 credits per link and refills them as deliveries are settled.
+    with producer(gateway, hub_name) as p:
+        for i in range(450):
+            p.send_event(EventData(f"e{i}"), partition_id="3")
+        assert p.get_partition_properties("3")["last_enqueued_sequence_number"] == 449
+    events, _, errors = receive(gateway, hub_name, 3, 450, starting_position="-1", timeout=60)
+    assert not errors
+    assert [e.body_as_str() for e in events] == [f"e{i}" for i in range(450)]
+    assert [e.sequence_number for e in events] == list(range(450))

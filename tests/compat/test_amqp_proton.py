@@ -162,3 +162,19 @@ def test_no_auto_create_refuses_unknown_hub(start_gateway):
         assert "amqp:not-found" in str(refused.value)
     finally:
         conn.close()
+
+
+def test_key_on_a_partition_link_is_kept_not_rerouted(gateway, hub_name):
+    conn = connect(gateway, sasl=False)
+    try:
+        sender = conn.create_sender(f"{hub_name}/Partitions/3", name="s")
+        # "device-17" hashes to partition 0 of 4; sent to partition 3 it stays there.
+        sender.send(Message(body="keyed", annotations={symbol("x-opt-partition-key"): "device-17"}))
+        receiver = conn.create_receiver(f"{hub_name}/Partitions/3", name="r", credit=5)
+        got = receiver.receive(timeout=10)
+        receiver.accept()
+        assert got.body == "keyed"
+        assert got.annotations[symbol("x-opt-partition-key")] == "device-17"
+        assert got.annotations[symbol("x-opt-sequence-number")] == 0
+    finally:
+        conn.close()

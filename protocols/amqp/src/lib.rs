@@ -86,7 +86,7 @@ impl Default for AmqpConfig {
 pub(crate) struct Shared {
     pub(crate) storage: SharedStorage,
     pub(crate) config: AmqpConfig,
-    pub(crate) owners: Arc<owners::Owners>,
+    pub(crate) owners: Arc<dyn owners::ReaderRegistry>,
     pub(crate) round_robin: RoundRobin,
     pub(crate) acceptors: connection::Acceptors,
 }
@@ -109,7 +109,7 @@ pub async fn serve(
         acceptors: connection::Acceptors::new(&config),
         storage,
         config,
-        owners: Arc::default(),
+        owners: Arc::new(owners::Owners::default()),
         round_robin: RoundRobin::new(),
     });
     hubgate_protocol::serve(listener, listener_config, shutdown, move |conn, token| {

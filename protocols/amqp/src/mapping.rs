@@ -361,6 +361,30 @@ mod tests {
         assert_eq!(header(&record, BODY), None);
     }
 
+    /// The remaining simple types' header bytes, as documented in docs/MAPPING.md.
+    #[test]
+    fn compact_constructors_of_other_simple_types() {
+        let cases: [(SimpleValue, &[u8]); 9] = [
+            (SimpleValue::Uint(0), &[0x43]),
+            (SimpleValue::Uint(5), &[0x52, 5]),
+            (SimpleValue::Ulong(0), &[0x44]),
+            (SimpleValue::Ulong(5), &[0x53, 5]),
+            (SimpleValue::Long(-3), &[0x55, 0xfd]),
+            (SimpleValue::Int(200), &[0x71, 0, 0, 0, 200]),
+            (SimpleValue::Float(0.5.into()), &[0x72, 0x3f, 0, 0, 0]),
+            (SimpleValue::Symbol(Symbol::from("sym")), b"\xa3\x03sym"),
+            (SimpleValue::Null, &[0x40]),
+        ];
+        for (value, bytes) in cases {
+            let encoded = encode(&value).unwrap();
+            assert_eq!(&encoded[..], bytes, "{value:?}");
+            assert_eq!(
+                serde_amqp::from_slice::<SimpleValue>(&encoded).unwrap(),
+                value
+            );
+        }
+    }
+
     /// AMQP → record → AMQP keeps every section and every property type.
     #[test]
     fn amqp_round_trip_is_exact() {

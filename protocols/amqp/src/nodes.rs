@@ -174,9 +174,16 @@ fn app_string<'a>(request: &'a AmqpMessage, name: &str) -> Option<&'a str> {
 /// A reply with a status, a description and a body.
 fn reply(status: i32, description: &str, body: Value) -> AmqpMessage {
     let mut props = OrderedMap::new();
+    // Event Hubs clients read `status-code`; pyamqp's management link also reads the Service
+    // Bus spelling `statusDescription` for the text of an error.
     props.insert("status-code".to_owned(), SimpleValue::Int(status));
     props.insert(
         "status-description".to_owned(),
+        SimpleValue::String(description.to_owned()),
+    );
+    props.insert("statusCode".to_owned(), SimpleValue::Int(status));
+    props.insert(
+        "statusDescription".to_owned(),
         SimpleValue::String(description.to_owned()),
     );
     Message::builder()
@@ -349,4 +356,151 @@ pub(crate) async fn last_timestamp(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AmqpConfig;
+    use crate::connection::Acceptors;
+    use fe2o3_amqp::types::messaging::MessageId;
+    use fe2o3_amqp::types::primitives::{Symbol, Uuid};
+    use hubgate_storage::{EncodeOptions, Record, RecordBatch, StorageConfig, open};
+
+    fn shared() -> Shared {
+        let config = AmqpConfig::default();
+        Shared {
+            storage: open(&StorageConfig::new("memory://".parse().unwrap())).unwrap(),
+            acceptors: Acceptors::new(&config),
+            config,
+            owners: Arc::new(crate::owners::Owners::default()),
+            round_robin: hubgate_protocol::RoundRobin::new(),
+        }
+    }
+
+    fn request(id: MessageId, props: &[(&str, &str)]) -> AmqpMessage {
+        let mut app = ApplicationProperties::builder();
+        for (k, v) in props {
+            app = app.insert(*k, SimpleValue::String((*v).into()));
+        }
+        Message::builder()
+            .properties(Properties::builder().message_id(id).build())
+            .application_properties(app.build())
+            .body(Body::Empty)
+            .build()
+    }
+
+    fn status(reply: &AmqpMessage) -> Option<&SimpleValue> {
+        reply.application_properties.as_ref()?.0.get("status-code")
+    }
+
+    fn map(reply: &AmqpMessage) -> OrderedMap<Value, Value> {
+        match &reply.body {
+            Body::Value(AmqpValue(Value::Map(map))) => map.clone(),
+            other => panic!("not an amqp-value map: {other:?}"),
+        }
+    }
+
+    fn get<'a>(map: &'a OrderedMap<Value, Value>, key: &str) -> &'a Value {
+        map.get(&Value::String(key.into())).unwrap_or(&Value::Null)
+    }
+
+    #[test]
+    fn put_token_is_accepted_with_the_request_id_type() {
+        let id = MessageId::Uuid(Uuid::from([9u8; 16]));
+        let req = request(
+            id.clone(),
+            &[
+                ("operation", "put-token"),
+                ("name", "sb://127.0.0.1:5672/hub"),
+                ("type", "servicebus.windows.net:sastoken"),
+            ],
+        );
+        let reply = address_reply(put_token(&req), &req);
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(202)));
+        assert_eq!(reply.properties.unwrap().correlation_id, Some(id));
+        let bad = request(
+            MessageId::String("x".into()),
+            &[("operation", "delete-token")],
+        );
+        assert_eq!(status(&put_token(&bad)), Some(&SimpleValue::Int(501)));
+    }
+
+    #[tokio::test]
+    async fn management_reads_have_the_event_hubs_keys_and_types() {
+        let shared = shared();
+        let hub = [
+            ("operation", "READ"),
+            ("type", "com.microsoft:eventhub"),
+            ("name", "orders"),
+        ];
+        let reply = management(&shared, &request(MessageId::Ulong(1), &hub)).await;
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(200)));
+        let m = map(&reply);
+        assert_eq!(get(&m, "name"), &Value::String("orders".into()));
+        assert!(matches!(get(&m, "created_at"), Value::Timestamp(_)));
+        assert_eq!(get(&m, "partition_count"), &Value::Int(4));
+        let ids: Vec<Value> = (0..4).map(|i| Value::String(i.to_string())).collect();
+        assert_eq!(get(&m, "partition_ids"), &Value::Array(Array::from(ids)));
+
+        let partition = [
+            ("operation", "READ"),
+            ("type", "com.microsoft:partition"),
+            ("name", "orders"),
+            ("partition", "1"),
+        ];
+        let empty = map(&management(&shared, &request(MessageId::Ulong(2), &partition)).await);
+        assert_eq!(get(&empty, "partition"), &Value::String("1".into()));
+        assert_eq!(get(&empty, "begin_sequence_number"), &Value::Long(0));
+        assert_eq!(
+            get(&empty, "last_enqueued_sequence_number"),
+            &Value::Long(-1)
+        );
+        assert_eq!(
+            get(&empty, "last_enqueued_offset"),
+            &Value::String("-1".into())
+        );
+        assert_eq!(get(&empty, "is_partition_empty"), &Value::Bool(true));
+
+        let records: Vec<Record> = (0..3)
+            .map(|i| Record {
+                offset: i,
+                timestamp: 1_700_000_000_000 + i,
+                ..Record::default()
+            })
+            .collect();
+        let batch = RecordBatch::encode(&records, &EncodeOptions::default()).unwrap();
+        let id = PartitionId::new(HubName::new("orders").unwrap(), 1);
+        shared.storage.append(&id, batch).await.unwrap();
+        let full = map(&management(&shared, &request(MessageId::Ulong(3), &partition)).await);
+        assert_eq!(get(&full, "last_enqueued_sequence_number"), &Value::Long(2));
+        assert_eq!(
+            get(&full, "last_enqueued_offset"),
+            &Value::String("2".into())
+        );
+        assert_eq!(
+            get(&full, "last_enqueued_time_utc"),
+            &Value::Timestamp(Timestamp::from_milliseconds(1_700_000_000_002))
+        );
+        assert_eq!(get(&full, "is_partition_empty"), &Value::Bool(false));
+
+        let missing = [
+            ("operation", "READ"),
+            ("type", "com.microsoft:partition"),
+            ("name", "orders"),
+            ("partition", "4"),
+        ];
+        let reply = management(&shared, &request(MessageId::Ulong(4), &missing)).await;
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(404)));
+        let condition = reply
+            .application_properties
+            .unwrap()
+            .0
+            .get("error-condition")
+            .cloned();
+        assert_eq!(
+            condition,
+            Some(SimpleValue::Symbol(Symbol::from("amqp:not-found")))
+        );
+    }
 }

@@ -8,9 +8,12 @@
 //! - At most [`MAX_PLAIN_READERS`] readers without an owner level share a partition and group;
 //!   the next is refused with `amqp:resource-limit-exceeded`.
 //!
-//! State lives in memory in this process (std mutex, never held across `.await`).
+//! The rules sit behind [`ReaderRegistry`] so that a storage engine shared by several gateways
+//! can arbitrate them across processes; [`Owners`] keeps them in memory in this process (std
+//! mutex, never held across `.await`).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -30,38 +33,72 @@ struct Reader {
     stolen: CancellationToken,
 }
 
-/// The registry of attached readers; one per gateway.
-#[derive(Debug, Default)]
+/// Decides which readers may read a partition through a consumer group.
+pub trait ReaderRegistry: Send + Sync + fmt::Debug + 'static {
+    /// Registers a reader of `partition` of `hub` through `group`, with an owner level or
+    /// none. Readers it replaces see their [`Ownership::stolen`] token cancelled.
+    ///
+    /// # Errors
+    /// [`Error::Stolen`] when an owner level excludes it, [`Error::ResourceLimit`] when the
+    /// partition already has [`MAX_PLAIN_READERS`] readers without an owner level.
+    fn register(
+        &self,
+        hub: &str,
+        group: &str,
+        partition: u32,
+        epoch: Option<i64>,
+    ) -> Result<Ownership, Error>;
+}
+
+/// The in-memory registry of attached readers; one per gateway.
+#[derive(Debug, Clone, Default)]
 pub struct Owners {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
     readers: Mutex<HashMap<Key, Vec<Reader>>>,
     next_id: AtomicU64,
 }
 
 /// A registered reader; dropping it unregisters it.
-#[derive(Debug)]
 pub struct Ownership {
-    owners: Arc<Owners>,
-    key: Key,
-    id: u64,
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
     /// Cancelled when a reader with a higher or equal owner level takes over.
     pub stolen: CancellationToken,
 }
 
-impl Owners {
-    /// Registers a reader of `partition` of `hub` through `group`.
-    ///
-    /// # Errors
-    /// [`Error::Stolen`] when an owner level excludes it, [`Error::ResourceLimit`] when the
-    /// partition already has [`MAX_PLAIN_READERS`] readers without an owner level.
-    pub fn register(
-        self: &Arc<Self>,
+impl fmt::Debug for Ownership {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ownership")
+            .field("stolen", &self.stolen.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Ownership {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
+impl ReaderRegistry for Owners {
+    fn register(
+        &self,
         hub: &str,
         group: &str,
         partition: u32,
         epoch: Option<i64>,
     ) -> Result<Ownership, Error> {
         let key = (hub.to_owned(), group.to_ascii_lowercase(), partition);
-        let mut map = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let readers = map.entry(key.clone()).or_default();
         let top = readers.iter().filter_map(|r| r.epoch).max();
         match (epoch, top) {
@@ -91,40 +128,41 @@ impl Owners {
                 }
             }
         }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let stolen = CancellationToken::new();
         readers.push(Reader {
             id,
             epoch,
             stolen: stolen.clone(),
         });
+        let inner = Arc::clone(&self.inner);
         Ok(Ownership {
-            owners: Arc::clone(self),
-            key,
-            id,
+            release: Some(Box::new(move || inner.unregister(&key, id))),
             stolen,
         })
     }
+}
 
+impl Owners {
     /// How many readers are registered on `partition` of `hub` through `group`.
     pub fn count(&self, hub: &str, group: &str, partition: u32) -> usize {
         let key = (hub.to_owned(), group.to_ascii_lowercase(), partition);
-        let map = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         map.get(&key).map_or(0, Vec::len)
     }
 }
 
-impl Drop for Ownership {
-    fn drop(&mut self) {
-        let mut map = self
-            .owners
-            .readers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(readers) = map.get_mut(&self.key) {
-            readers.retain(|r| r.id != self.id);
+impl Inner {
+    fn unregister(&self, key: &Key, id: u64) {
+        let mut map = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(readers) = map.get_mut(key) {
+            readers.retain(|r| r.id != id);
             if readers.is_empty() {
-                map.remove(&self.key);
+                map.remove(key);
             }
         }
     }
@@ -136,7 +174,7 @@ mod tests {
 
     #[test]
     fn higher_or_equal_epoch_steals_lower_is_refused() {
-        let owners = Arc::new(Owners::default());
+        let owners = Owners::default();
         let a = owners.register("h", "$Default", 0, Some(1)).unwrap();
         let b = owners.register("h", "$default", 0, Some(1)).unwrap();
         assert!(a.stolen.is_cancelled());
@@ -160,7 +198,7 @@ mod tests {
 
     #[test]
     fn epoch_reader_steals_plain_readers() {
-        let owners = Arc::new(Owners::default());
+        let owners = Owners::default();
         let plain = owners.register("h", "g", 0, None).unwrap();
         let owner = owners.register("h", "g", 0, Some(0)).unwrap();
         assert!(plain.stolen.is_cancelled());
@@ -169,7 +207,7 @@ mod tests {
 
     #[test]
     fn five_plain_readers_then_refused_until_one_leaves() {
-        let owners = Arc::new(Owners::default());
+        let owners = Owners::default();
         let mut held: Vec<_> = (0..MAX_PLAIN_READERS)
             .map(|_| owners.register("h", "g", 0, None).unwrap())
             .collect();

@@ -10,8 +10,10 @@
 use fe2o3_amqp::types::definitions::Fields;
 use fe2o3_amqp::types::primitives::{Symbol, Value};
 
-/// Largest link handle offered in Begin (anything but `u32::MAX`, which is encoded as null).
-pub(crate) const HANDLE_MAX: u32 = 65_535;
+/// Largest link handle offered in Begin. Anything but `u32::MAX` (encoded as null) keeps
+/// pyamqp working; 1023 also bounds the links one session can hold (255 sessions per
+/// connection).
+pub(crate) const HANDLE_MAX: u32 = 1023;
 
 /// Non-empty properties naming the gateway.
 pub(crate) fn fields() -> Fields {
