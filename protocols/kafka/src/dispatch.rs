@@ -35,12 +35,18 @@ pub enum Outcome {
 pub struct Handler {
     pub(crate) storage: SharedStorage,
     pub(crate) config: KafkaConfig,
+    /// The socket served, for the `listeners` broker config.
+    pub(crate) bound: crate::broker_configs::Bound,
 }
 
 impl Handler {
     /// A handler over `storage`.
     pub fn new(storage: SharedStorage, config: KafkaConfig) -> Self {
-        Self { storage, config }
+        Self {
+            storage,
+            config,
+            bound: crate::broker_configs::Bound::default(),
+        }
     }
 
     /// Whether the request in `frame` may run concurrently with the requests before it on its
