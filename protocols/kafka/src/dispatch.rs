@@ -237,6 +237,11 @@ impl Handler {
                 let response = offset_for_leader_epoch::handle(self, request).await;
                 encode(api, version, id, &response)
             }
+            ApiKey::DescribeTopicPartitions => {
+                let request = decode!(kafka_protocol::messages::DescribeTopicPartitionsRequest);
+                let response = crate::describe_topic_partitions::handle(self, request).await;
+                encode(api, version, id, &response)
+            }
             _ => Outcome::Close("API not served"),
         }
     }

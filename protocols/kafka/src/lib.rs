@@ -14,9 +14,9 @@
 //! - one module per API: `api_versions`, `metadata`, `produce`, `fetch`, `list_offsets`,
 //!   `find_coordinator`, `init_producer_id`, `offset_for_leader_epoch`, and the admin APIs
 //!   `create_topics`, `delete_topics`, `create_partitions`, `describe_configs`,
-//!   `alter_configs` (also incremental), `delete_records`, `describe_cluster`; `configs` maps
-//!   Kafka topic configs onto hub configs and `broker_configs` lists this node's (read-only)
-//!   broker configs.
+//!   `alter_configs` (also incremental), `delete_records`, `describe_cluster`,
+//!   `describe_topic_partitions`; `configs` maps Kafka topic configs onto hub configs and
+//!   `broker_configs` lists this node's (read-only) broker configs.
 //! - `error`: storage errors mapped to Kafka error codes, once.
 //!
 //! # Data flow
@@ -38,6 +38,7 @@ mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_topic_partitions;
 mod dispatch;
 mod error;
 mod fetch;
