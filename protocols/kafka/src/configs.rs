@@ -13,16 +13,19 @@ use hubgate_storage::{CleanupPolicy, HubConfig, HubUpdate, TimestampPolicy};
 pub(crate) mod source {
     /// Set on the topic.
     pub(crate) const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+    /// Set by the gateway's own configuration when it started.
+    pub(crate) const STATIC_BROKER_CONFIG: i8 = 4;
     /// The default.
     pub(crate) const DEFAULT_CONFIG: i8 = 5;
 }
 
 /// Kafka `ConfigType` values.
-mod config_type {
-    pub(super) const STRING: i8 = 2;
-    pub(super) const INT: i8 = 3;
-    pub(super) const LONG: i8 = 5;
-    pub(super) const LIST: i8 = 7;
+pub(crate) mod config_type {
+    pub(crate) const BOOLEAN: i8 = 1;
+    pub(crate) const STRING: i8 = 2;
+    pub(crate) const INT: i8 = 3;
+    pub(crate) const LONG: i8 = 5;
+    pub(crate) const LIST: i8 = 7;
 }
 
 pub(crate) const RETENTION_MS: &str = "retention.ms";
@@ -47,6 +50,8 @@ pub(crate) struct Entry {
     pub(crate) value: String,
     pub(crate) source: i8,
     pub(crate) config_type: i8,
+    /// Whether clients may change it (topic configs) or not (broker configs).
+    pub(crate) read_only: bool,
 }
 
 /// A refused config change.
@@ -55,7 +60,7 @@ pub(crate) struct Entry {
 pub(crate) struct ConfigError(pub(crate) String);
 
 /// The value of `name` in `config`, as Kafka writes it.
-fn value_of(config: &HubConfig, name: &str) -> String {
+pub(crate) fn value_of(config: &HubConfig, name: &str) -> String {
     match name {
         RETENTION_MS => config
             .retention
@@ -101,6 +106,7 @@ pub(crate) fn describe(config: &HubConfig) -> Vec<Entry> {
                 value,
                 source,
                 config_type,
+                read_only: false,
             }
         })
         .collect()

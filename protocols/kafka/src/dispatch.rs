@@ -35,12 +35,18 @@ pub enum Outcome {
 pub struct Handler {
     pub(crate) storage: SharedStorage,
     pub(crate) config: KafkaConfig,
+    /// The socket served, for the `listeners` broker config.
+    pub(crate) bound: crate::broker_configs::Bound,
 }
 
 impl Handler {
     /// A handler over `storage`.
     pub fn new(storage: SharedStorage, config: KafkaConfig) -> Self {
-        Self { storage, config }
+        Self {
+            storage,
+            config,
+            bound: crate::broker_configs::Bound::default(),
+        }
     }
 
     /// Whether the request in `frame` may run concurrently with the requests before it on its
@@ -229,6 +235,11 @@ impl Handler {
             ApiKey::OffsetForLeaderEpoch => {
                 let request = decode!(OffsetForLeaderEpochRequest);
                 let response = offset_for_leader_epoch::handle(self, request).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::DescribeTopicPartitions => {
+                let request = decode!(kafka_protocol::messages::DescribeTopicPartitionsRequest);
+                let response = crate::describe_topic_partitions::handle(self, request).await;
                 encode(api, version, id, &response)
             }
             _ => Outcome::Close("API not served"),

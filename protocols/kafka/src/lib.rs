@@ -14,8 +14,9 @@
 //! - one module per API: `api_versions`, `metadata`, `produce`, `fetch`, `list_offsets`,
 //!   `find_coordinator`, `init_producer_id`, `offset_for_leader_epoch`, and the admin APIs
 //!   `create_topics`, `delete_topics`, `create_partitions`, `describe_configs`,
-//!   `alter_configs` (also incremental), `delete_records`, `describe_cluster`; `configs` maps
-//!   Kafka topic configs onto hub configs.
+//!   `alter_configs` (also incremental), `delete_records`, `describe_cluster`,
+//!   `describe_topic_partitions`; `configs` maps Kafka topic configs onto hub configs and
+//!   `broker_configs` lists this node's (read-only) broker configs.
 //! - `error`: storage errors mapped to Kafka error codes, once.
 //!
 //! # Data flow
@@ -28,6 +29,7 @@
 
 mod alter_configs;
 mod api_versions;
+mod broker_configs;
 mod configs;
 mod connection;
 mod create_partitions;
@@ -36,6 +38,7 @@ mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_topic_partitions;
 mod dispatch;
 mod error;
 mod fetch;
@@ -107,7 +110,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener_config = config.listener.clone();
     let max_frame = config.limits.max_frame_bytes;
-    let handler = Arc::new(Handler::new(storage, config));
+    let mut handler = Handler::new(storage, config);
+    handler.bound = broker_configs::Bound {
+        addr: listener.local_addr().ok(),
+        tls: listener.is_tls(),
+    };
+    let handler = Arc::new(handler);
     hubgate_protocol::serve(listener, listener_config, shutdown, move |conn, token| {
         let handler = Arc::clone(&handler);
         async move { connection::run(conn.stream, handler, max_frame, token).await }

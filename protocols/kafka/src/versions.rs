@@ -53,6 +53,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::DescribeCluster, 0, 1),
+    api(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 
 /// The advertised range of `key`, if it is served at all.
