@@ -127,3 +127,36 @@ def test_rest_posted_events_read_by_event_hubs_sdk_and_kcat(gateway, hub_name):
     assert offset == "0"
     assert value == f"rest-{marker}"
     assert "region=eu-west" in headers
+
+
+def metric(text: str, name: str, protocol: str, hub: str) -> int:
+    prefix = f'{name}{{protocol="{protocol}",hub="{hub}"}} '
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return int(line[len(prefix):])
+    return 0
+
+
+def test_metrics_count_records_of_every_protocol(gateway, hub_name):
+    kafka = Producer({"bootstrap.servers": gateway.kafka, "acks": "all"})
+    for i in range(3):
+        kafka.produce(hub_name, value=b"k" * 100, partition=0)
+    assert kafka.flush(20) == 0
+    with producer(gateway, hub_name) as client:
+        batch = client.create_batch(partition_id="0")
+        for _ in range(2):
+            batch.add(EventData(b"a" * 50))
+        client.send_batch(batch)
+    assert requests.post(f"{gateway.http}/{hub_name}/partitions/0/messages", data=b"h", timeout=20).status_code == 201
+    confluent_consume(gateway.kafka, hub_name, 0, 0, 6)
+    events, _contexts, errors = receive(gateway, hub_name, "0", 6, starting_position="-1")
+    assert errors == [] and len(events) == 6
+
+    text = requests.get(f"{gateway.http}/metrics", timeout=20).text
+    assert metric(text, "hubgate_records_in_total", "kafka", hub_name) == 3
+    assert metric(text, "hubgate_records_in_total", "amqp", hub_name) == 2
+    assert metric(text, "hubgate_records_in_total", "http", hub_name) == 1
+    # Kafka fetches return whole stored batches, so at least the 6 records went out.
+    assert metric(text, "hubgate_records_out_total", "kafka", hub_name) >= 6
+    assert metric(text, "hubgate_records_out_total", "amqp", hub_name) == 6
+    assert metric(text, "hubgate_bytes_out_total", "amqp", hub_name) == 3 * 100 + 2 * 50 + 1

@@ -18,7 +18,7 @@ use fe2o3_amqp::types::messaging::DeliveryAnnotations;
 use fe2o3_amqp::types::performatives::Attach;
 use fe2o3_amqp::types::primitives::{OrderedMap, Symbol, Timestamp, Value};
 use fe2o3_amqp_types::messaging::annotations::OwnedKey;
-use hubgate_protocol::{CancellationToken, hub_or_create};
+use hubgate_protocol::{CancellationToken, hub_or_create, metrics};
 use hubgate_storage::{HubName, PartitionId, PartitionState, TimeQuery};
 use tracing::debug;
 
@@ -285,7 +285,15 @@ async fn deliver(
                 match sent {
                     // Pre-settled deliveries complete at once, and a generic client's outcome
                     // is tracked by the link itself, so the future is not awaited.
-                    Ok(_outcome) => {}
+                    Ok(_outcome) => {
+                        let bytes = record.value.as_ref().map_or(0, |v| v.len()) as u64;
+                        metrics::global().records_out(
+                            "amqp",
+                            plan.partition.hub.as_str(),
+                            1,
+                            bytes,
+                        );
+                    }
                     Err(error) => {
                         debug!(%error, "delivery failed; reader gone");
                         return Stop::Detached;

@@ -12,7 +12,7 @@ use fe2o3_amqp::link::{Receiver, RecvError};
 use fe2o3_amqp::types::messaging::{Body, Data};
 use fe2o3_amqp::types::performatives::Attach;
 use fe2o3_amqp::types::primitives::{Symbol, Value};
-use hubgate_protocol::{CancellationToken, hub_or_create, partition_for_key};
+use hubgate_protocol::{CancellationToken, hub_or_create, metrics, partition_for_key};
 use hubgate_storage::{EncodeOptions, HubName, PartitionId, Record, RecordBatch};
 use tracing::debug;
 
@@ -162,7 +162,10 @@ async fn ingest(
     let partition = PartitionId::new(target.hub.clone(), index);
     let count = records.len();
     for batch in encode_batches(records, target.max_batch_bytes)? {
+        let bytes = batch.len() as u64;
+        let stored = batch.header().record_count.max(0) as u64;
         shared.storage.append(&partition, batch).await?;
+        metrics::global().records_in("amqp", target.hub.as_str(), stored, bytes);
     }
     Ok(count)
 }

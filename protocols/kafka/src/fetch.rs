@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::future::select_all;
+use hubgate_protocol::metrics;
 use hubgate_storage::{Error as StorageError, HubName, PartitionId, PartitionState};
 use kafka_protocol::messages::FetchRequest;
 use kafka_protocol::messages::FetchResponse;
@@ -210,6 +211,16 @@ async fn read_partition(
         size += batch.len();
         kept += 1;
     }
+    let delivered: i64 = read.batches[..kept]
+        .iter()
+        .map(|b| i64::from(b.header().record_count))
+        .sum();
+    metrics::global().records_out(
+        "kafka",
+        id.hub.as_str(),
+        delivered.max(0) as u64,
+        size as u64,
+    );
     let records = match &read.batches[..kept] {
         [] => Bytes::new(),
         [one] => one.as_bytes().clone(),

@@ -8,6 +8,7 @@ use std::task::Poll;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
+use hubgate_protocol::metrics;
 use hubgate_storage::{CleanupPolicy, HubInfo, HubName, PartitionId, RecordBatch};
 use kafka_protocol::messages::ProduceRequest;
 use kafka_protocol::messages::ProduceResponse;
@@ -208,12 +209,18 @@ async fn produce_partition(
         }
     }
     let id = PartitionId::new(hub.name.clone(), partition);
+    let (records, bytes) = (header.record_count as u64, batch.len() as u64);
     match h.storage.append(&id, batch).await {
-        Ok(appended) => Ok(Stored {
-            base_offset: appended.base_offset,
-            log_append_time: appended.log_append_time.unwrap_or(-1),
-            log_start: appended.log_start,
-        }),
+        Ok(appended) => {
+            if !appended.duplicate {
+                metrics::global().records_in("kafka", hub.name.as_str(), records, bytes);
+            }
+            Ok(Stored {
+                base_offset: appended.base_offset,
+                log_append_time: appended.log_append_time.unwrap_or(-1),
+                log_start: appended.log_start,
+            })
+        }
         Err(e) => Err(Failure::code(storage_code(&e))),
     }
 }
