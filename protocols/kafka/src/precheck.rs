@@ -169,7 +169,6 @@ const UUID: Ty = Ty::Fixed(16);
 const STR: Ty = Ty::Str;
 const BYTES: Ty = Ty::Bytes;
 const LAST: i16 = i16::MAX;
-const NEVER: i16 = i16::MAX;
 
 /// A field present in every version.
 const fn all(ty: Ty) -> Field {
