@@ -16,7 +16,7 @@ use tracing::{Instrument, debug, debug_span, error};
 use crate::{
     KafkaConfig, alter_configs, api_versions, create_partitions, create_topics, delete_records,
     delete_topics, describe_cluster, describe_configs, fetch, find_coordinator, init_producer_id,
-    list_offsets, metadata, offset_for_leader_epoch, precheck, produce, produce_legacy, versions,
+    list_offsets, metadata, offset_for_leader_epoch, produce, produce_legacy, versions,
 };
 
 /// What to do after handling one request.
@@ -82,7 +82,7 @@ impl Handler {
                 return encode(api, 0, correlation_id, &api_versions::unsupported_version());
             }
             if (range.min..=range.max).contains(&version)
-                && let Err(e) = precheck::check(&frame)
+                && let Err(e) = crate::precheck::check(&frame)
             {
                 debug!(error = %e, "request fails the pre-decode check; closing");
                 return Outcome::Close("malformed request");

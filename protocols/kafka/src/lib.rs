@@ -24,7 +24,7 @@
 //! # Data flow
 //! ```text
 //! socket ─▶ frame::decode ─▶ dispatch::handle ─▶ precheck ─▶ produce/fetch/… ─▶ Log ─▶ response bytes
-//!                                 (in a task)                           ─▶ writer (in order)
+//!                                 (in a task)                                       ─▶ writer (in order)
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
