@@ -24,7 +24,6 @@ use kafka_protocol::messages::ApiKey;
 
 /// Why a frame was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub(crate) enum Malformed {
     /// No layout is known for this API and version.
     #[error("no field layout for API {api} version {version}")]
@@ -831,6 +830,13 @@ mod tests {
         for l in LAYOUTS {
             for version in l.min..=l.max {
                 let flexible = version >= l.flexible_from;
+                // The header the codec expects: v2 exactly in flexible versions.
+                assert_eq!(
+                    l.api.request_header_version(version),
+                    if flexible { 2 } else { 1 },
+                    "{:?} v{version}",
+                    l.api
+                );
                 let mut body = Vec::new();
                 synth_fields(l.body, version, flexible, &mut body);
                 let mut frame = header(l.api, version);
