@@ -87,6 +87,12 @@ impl Handler {
             if api == ApiKey::ApiVersions && version > range.max {
                 return encode(api, 0, correlation_id, &api_versions::unsupported_version());
             }
+            if (range.min..=range.max).contains(&version)
+                && let Err(e) = crate::precheck::check(&frame)
+            {
+                debug!(error = %e, "request fails the pre-decode check; closing");
+                return Outcome::Close("malformed request");
+            }
             if api == ApiKey::Produce && (range.min..range.min_served).contains(&version) {
                 let mut body = frame;
                 return match decode_request_header_from_buffer(&mut body) {

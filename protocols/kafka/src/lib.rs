@@ -9,6 +9,9 @@
 //! - `connection`: one task reads frames, each request runs as its own task, and a writer sends
 //!   the responses back in request order. Fetches (long-polls) run concurrently; every other
 //!   request runs after the previous non-fetch one, so produce order is kept.
+//! - `precheck`: walks each request frame by its (API, version) field layout, without
+//!   allocating, and refuses counts and lengths beyond the bytes left before the frame reaches
+//!   the `kafka-protocol` decoder (whose arrays preallocate the wire count).
 //! - `dispatch`: header decoding, version checks, routing to one module per API, response
 //!   encoding. [`versions`] lists the advertised version ranges.
 //! - one module per API: `api_versions`, `metadata`, `produce`, `fetch`, `list_offsets`,
@@ -21,8 +24,8 @@
 //!
 //! # Data flow
 //! ```text
-//! socket ─▶ frame::decode ─▶ dispatch::handle ─▶ produce/fetch/… ─▶ Log ─▶ response bytes
-//!                                 (in a task)                           ─▶ writer (in order)
+//! socket ─▶ frame::decode ─▶ dispatch::handle ─▶ precheck ─▶ produce/fetch/… ─▶ Log ─▶ response bytes
+//!                                 (in a task)                                       ─▶ writer (in order)
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
@@ -48,6 +51,7 @@ mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod offset_for_leader_epoch;
+mod precheck;
 mod produce;
 mod produce_legacy;
 mod topic_id;
