@@ -1,35 +1,26 @@
 //! DeleteRecords (key 21): moves partitions' log start offsets; `-1` means the high watermark.
 
-use hubgate_storage::{HubName, PartitionId};
+use hubgate_storage::PartitionId;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use crate::dispatch::Handler;
-use crate::error::{code, storage_code};
+use crate::error::storage_code;
+use crate::lookup;
 
 /// Answers a DeleteRecords request.
 pub(crate) async fn handle(h: &Handler, request: DeleteRecordsRequest) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
-        let hub = match HubName::new(topic.name.as_str()) {
-            Ok(name) => h.storage.hub(&name).await.map_err(|e| storage_code(&e)),
-            Err(_) => Err(code::UNKNOWN_TOPIC_OR_PARTITION),
-        };
+        let hub = lookup::topic(h, topic.name.as_str()).await;
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in topic.partitions {
             let mut result = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
-            let id = match &hub {
-                Ok(hub) => u32::try_from(p.partition_index)
-                    .ok()
-                    .filter(|i| *i < hub.config.partitions)
-                    .map(|i| PartitionId::new(hub.name.clone(), i))
-                    .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION),
-                Err(e) => Err(*e),
-            };
+            let id = lookup::partition(&hub, p.partition_index);
             match id {
                 Ok(id) => match delete(h, &id, p.offset).await {
                     Ok(low) => result.low_watermark = low,

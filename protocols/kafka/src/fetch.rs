@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::select_all;
 use hubgate_protocol::metrics;
-use hubgate_storage::{Error as StorageError, HubName, PartitionId, PartitionState};
+use hubgate_storage::{Error as StorageError, PartitionId, PartitionState};
 use kafka_protocol::messages::FetchRequest;
 use kafka_protocol::messages::FetchResponse;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::dispatch::Handler;
 use crate::error::{code, storage_code};
+use crate::lookup;
 
 /// Longest a fetch is held, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(300);
@@ -51,10 +52,7 @@ pub(crate) async fn handle(h: &Handler, request: FetchRequest, version: i16) -> 
 
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
-        let hub = match HubName::new(topic.topic.as_str()) {
-            Ok(name) => h.storage.hub(&name).await.map_err(|e| storage_code(&e)),
-            Err(_) => Err(code::UNKNOWN_TOPIC_OR_PARTITION),
-        };
+        let hub = lookup::topic(h, topic.topic.as_str()).await;
         let wanted: Vec<Wanted> = topic
             .partitions
             .iter()
@@ -62,14 +60,7 @@ pub(crate) async fn handle(h: &Handler, request: FetchRequest, version: i16) -> 
                 index: p.partition,
                 offset: p.fetch_offset,
                 max_bytes: p.partition_max_bytes.max(0) as usize,
-                target: match &hub {
-                    Ok(hub) => u32::try_from(p.partition)
-                        .ok()
-                        .filter(|i| *i < hub.config.partitions)
-                        .map(|i| PartitionId::new(hub.name.clone(), i))
-                        .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION),
-                    Err(e) => Err(*e),
-                },
+                target: lookup::partition(&hub, p.partition),
             })
             .collect();
         topics.push((topic.topic, wanted));

@@ -49,6 +49,7 @@ mod find_coordinator;
 pub mod frame;
 mod init_producer_id;
 mod list_offsets;
+mod lookup;
 mod metadata;
 mod offset_for_leader_epoch;
 mod precheck;

@@ -1,7 +1,7 @@
 //! ListOffsets (key 2): earliest (-2, and -4 "earliest local"), latest (-1), max timestamp
 //! (-3) and the first offset at or after a timestamp.
 
-use hubgate_storage::{HubName, PartitionId, TimeQuery};
+use hubgate_storage::{PartitionId, TimeQuery};
 use kafka_protocol::messages::ListOffsetsRequest;
 use kafka_protocol::messages::ListOffsetsResponse;
 use kafka_protocol::messages::list_offsets_response::{
@@ -10,6 +10,7 @@ use kafka_protocol::messages::list_offsets_response::{
 
 use crate::dispatch::Handler;
 use crate::error::{code, storage_code};
+use crate::lookup;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -24,24 +25,14 @@ pub(crate) async fn handle(
 ) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
-        let hub = match HubName::new(topic.name.as_str()) {
-            Ok(name) => h.storage.hub(&name).await.map_err(|e| storage_code(&e)),
-            Err(_) => Err(code::UNKNOWN_TOPIC_OR_PARTITION),
-        };
+        let hub = lookup::topic(h, topic.name.as_str()).await;
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in topic.partitions {
             let mut out = ListOffsetsPartitionResponse::default()
                 .with_partition_index(p.partition_index)
                 .with_timestamp(-1)
                 .with_offset(-1);
-            let id = match &hub {
-                Ok(hub) => u32::try_from(p.partition_index)
-                    .ok()
-                    .filter(|i| *i < hub.config.partitions)
-                    .map(|i| PartitionId::new(hub.name.clone(), i))
-                    .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION),
-                Err(e) => Err(*e),
-            };
+            let id = lookup::partition(&hub, p.partition_index);
             match id {
                 Ok(id) => match lookup(h, &id, p.timestamp, version).await {
                     Ok((offset, timestamp)) => {

@@ -1,7 +1,6 @@
 //! OffsetForLeaderEpoch (key 23): the leader epoch is always 0 on this single broker, so
 //! epoch 0 ends at the high watermark and no later epoch exists yet.
 
-use hubgate_storage::{HubName, PartitionId};
 use kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
 };
@@ -9,6 +8,7 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 
 use crate::dispatch::Handler;
 use crate::error::{code, storage_code};
+use crate::lookup;
 
 /// Answers an OffsetForLeaderEpoch request.
 pub(crate) async fn handle(
@@ -17,24 +17,14 @@ pub(crate) async fn handle(
 ) -> OffsetForLeaderEpochResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
-        let hub = match HubName::new(topic.topic.as_str()) {
-            Ok(name) => h.storage.hub(&name).await.map_err(|e| storage_code(&e)),
-            Err(_) => Err(code::UNKNOWN_TOPIC_OR_PARTITION),
-        };
+        let hub = lookup::topic(h, topic.topic.as_str()).await;
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in topic.partitions {
             let mut out = EpochEndOffset::default()
                 .with_partition(p.partition)
                 .with_leader_epoch(-1)
                 .with_end_offset(-1);
-            let id = match &hub {
-                Ok(hub) => u32::try_from(p.partition)
-                    .ok()
-                    .filter(|i| *i < hub.config.partitions)
-                    .map(|i| PartitionId::new(hub.name.clone(), i))
-                    .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION),
-                Err(e) => Err(*e),
-            };
+            let id = lookup::partition(&hub, p.partition);
             match id {
                 Err(e) => out.error_code = e,
                 Ok(_) if p.current_leader_epoch > 0 => out.error_code = code::UNKNOWN_LEADER_EPOCH,
