@@ -1,4 +1,5 @@
-//! Connection plumbing and small shared helpers for hubgate's front ends (Kafka, AMQP 1.0, HTTPS).
+//! Connection plumbing, access control and small shared helpers for hubgate's front ends
+//! (Kafka, AMQP 1.0, HTTPS).
 //!
 //! # Layout
 //!
@@ -13,6 +14,10 @@
 //!   round-robin choice for keyless sends.
 //! - [`metrics`]: the process-wide counters (records and bytes in/out, requests by status)
 //!   that every front end reports into and `GET /metrics` renders.
+//! - [`sas`]: Shared Access Signature tokens and the one [`SasPolicies`] set that guards every
+//!   protocol: parsing, signature and expiry checks, hub and right scoping, typed errors.
+//!   The HTTPS front end checks them today; Kafka and AMQP are to call the same API.
+//! - [`secret`]: [`Secret`], a key that never shows in logs.
 //! - [`error`]: the crate-wide [`Error`] and [`Result`].
 //!
 //! # Data flow
@@ -35,6 +40,8 @@ pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod partition_key;
+pub mod sas;
+pub mod secret;
 pub mod tls;
 
 pub use error::{Error, Result};
@@ -42,6 +49,8 @@ pub use hubs::{AutoCreate, hub_or_create};
 pub use limits::{LimitError, Limits, checked_len, checked_len_u64};
 pub use listener::{Connection, Listener, ListenerConfig, Stream, serve};
 pub use partition_key::{RoundRobin, partition_for_hash, partition_for_key, partition_hash};
+pub use sas::{Grant, Right, Rights, SasError, SasPolicies, SasPolicy};
+pub use secret::Secret;
 pub use tls::{TlsError, acceptor, load_server_config};
 
 /// Re-exported so front ends and the gateway name the same token type as [`serve`].
