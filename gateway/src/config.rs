@@ -16,21 +16,24 @@
 //! secret = "…"
 //! partition_key_header = "X-GitHub-Delivery"   # or partition_key_pointer = "/repository/id"
 //!
-//! [http_policies.RootManageSharedAccessKey]   # SAS policies for the HTTP REST routes
+//! [policies.RootManageSharedAccessKey]   # SAS access policies (checked by HTTP so far)
 //! key = "…"
 //! rights = ["manage"]            # send, listen, manage
 //! hubs = ["orders"]              # optional: only these hubs
 //! ```
+//!
+//! `[http_policies.NAME]`, the earlier name of `[policies.NAME]`, is still read (with a
+//! warning); a name may not appear in both.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderName;
-use hubgate_http::{
-    KeySource, Rights, SasPolicy, Secret, Signature, SignatureEncoding, WebhookConfig,
-};
+use hubgate_http::{KeySource, Secret, Signature, SignatureEncoding, WebhookConfig};
+use hubgate_protocol::sas::{Right, Rights, SasPolicies, SasPolicy};
 use hubgate_storage::{
     CleanupPolicy, Durability, HubConfig, HubName, StorageConfig, StorageUrl, TimestampPolicy,
 };
@@ -77,10 +80,12 @@ pub(crate) struct FileConfig {
     http_max_concurrent_requests: Option<usize>,
     hubs: BTreeMap<String, HubSpec>,
     webhooks: BTreeMap<String, WebhookSpec>,
+    policies: BTreeMap<String, PolicySpec>,
+    /// Deprecated name of `policies`.
     http_policies: BTreeMap<String, PolicySpec>,
 }
 
-/// A SAS policy of the HTTP front end: `[http_policies.NAME]`.
+/// An access policy: `[policies.NAME]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct PolicySpec {
@@ -90,25 +95,15 @@ pub(crate) struct PolicySpec {
 }
 
 fn sas_policy(name: String, spec: PolicySpec) -> Result<SasPolicy, ConfigError> {
-    let invalid = |what: String| ConfigError::Invalid(format!("http policy `{name}`: {what}"));
-    if spec.key.is_empty() {
-        return Err(invalid("`key` must not be empty".into()));
-    }
-    let mut rights = Rights::default();
-    for right in &spec.rights {
-        match right.to_ascii_lowercase().as_str() {
-            "send" => rights.send = true,
-            "listen" => rights.listen = true,
-            "manage" => rights.manage = true,
-            other => {
-                return Err(invalid(format!(
-                    "unknown right `{other}` (send, listen, manage)"
-                )));
-            }
-        }
-    }
-    if rights == Rights::default() {
-        return Err(invalid("`rights` must name at least one right".into()));
+    let rights = spec
+        .rights
+        .iter()
+        .map(|r| r.parse::<Right>())
+        .collect::<Result<Rights, _>>()
+        .map_err(|e| ConfigError::Invalid(format!("policy `{name}`: {e}")))?;
+    for hub in &spec.hubs {
+        HubName::new(hub.clone())
+            .map_err(|e| ConfigError::Invalid(format!("policy `{name}`: {e}")))?;
     }
     Ok(SasPolicy {
         name,
@@ -116,6 +111,23 @@ fn sas_policy(name: String, spec: PolicySpec) -> Result<SasPolicy, ConfigError> 
         rights,
         hubs: spec.hubs,
     })
+}
+
+/// The one policy set of every front end, from `[policies.*]` and the deprecated
+/// `[http_policies.*]`; empty and missing keys, missing rights and repeated names are refused.
+fn sas_policies(
+    policies: BTreeMap<String, PolicySpec>,
+    deprecated: BTreeMap<String, PolicySpec>,
+) -> Result<SasPolicies, ConfigError> {
+    if !deprecated.is_empty() {
+        tracing::warn!("[http_policies.NAME] tables are deprecated; name them [policies.NAME]");
+    }
+    let policies = policies
+        .into_iter()
+        .chain(deprecated)
+        .map(|(name, spec)| sas_policy(name, spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    SasPolicies::new(policies).map_err(|e| ConfigError::Invalid(e.to_string()))
 }
 
 /// Webhook settings of one hub: `[webhooks.HUB]`.
@@ -213,7 +225,6 @@ pub(crate) struct HttpSettings {
     pub(crate) request_timeout: Duration,
     pub(crate) max_concurrent_requests: usize,
     pub(crate) webhooks: HashMap<String, WebhookConfig>,
-    pub(crate) policies: Vec<SasPolicy>,
 }
 
 /// A hub declared in the config file. Names follow Kafka's topic configs.
@@ -259,6 +270,8 @@ pub(crate) struct Settings {
     pub(crate) shutdown_grace: Duration,
     pub(crate) hubs: Vec<(HubName, HubConfig)>,
     pub(crate) http_settings: HttpSettings,
+    /// The access policies every front end is to check (only HTTP does so far).
+    pub(crate) policies: Arc<SasPolicies>,
 }
 
 impl FileConfig {
@@ -425,13 +438,8 @@ impl Settings {
             let config = webhook_config(&hub, spec)?;
             webhooks.insert(hub, config);
         }
-        let policies = file
-            .http_policies
-            .into_iter()
-            .map(|(name, spec)| sas_policy(name, spec))
-            .collect::<Result<_, _>>()?;
+        let policies = Arc::new(sas_policies(file.policies, file.http_policies)?);
         let http_settings = HttpSettings {
-            policies,
             max_body_bytes,
             request_timeout: Duration::from_secs(request_timeout),
             max_concurrent_requests,
@@ -439,6 +447,7 @@ impl Settings {
         };
         let settings = Self {
             http_settings,
+            policies,
             amqp_max_message_bytes,
             storage,
             tls,
@@ -472,8 +481,8 @@ impl Settings {
             ),
             hubs,
         };
-        // No access policies exist yet, so every listener is open: keep it on loopback unless
-        // the operator says otherwise.
+        // Kafka and AMQP do not check access policies yet, so a listener is open whatever the
+        // policies say: keep every listener on loopback unless the operator says otherwise.
         let insecure = args.insecure || file.insecure == Some(true);
         for (name, listen) in [
             ("kafka", settings.kafka),
@@ -665,25 +674,7 @@ mod tests {
                 if header == "x-sig" && prefix == "v1="
         ));
         assert_eq!(generic.keep_headers, [HeaderName::from_static("x-tenant")]);
-        assert!(http.policies.is_empty());
-
-        let file = write(
-            r#"
-            [http_policies.sender]
-            key = "k"
-            rights = ["Send", "listen"]
-            hubs = ["orders"]
-            "#,
-        );
-        let args = ServeArgs {
-            config: Some(file.path().to_owned()),
-            ..ServeArgs::default()
-        };
-        let s = Settings::resolve(args).unwrap();
-        let policy = &s.http_settings.policies[0];
-        assert_eq!(policy.name, "sender");
-        assert!(policy.rights.send && policy.rights.listen && !policy.rights.manage);
-        assert_eq!(policy.hubs, ["orders"]);
+        assert!(s.policies.is_empty());
 
         for (text, expected) in [
             ("[webhooks.a]\nsignature = \"github\"", "secret"),
@@ -700,12 +691,76 @@ mod tests {
                 "must start with",
             ),
             ("http_max_body_bytes = 0", "at least 1"),
+        ] {
+            let file = write(text);
+            let args = ServeArgs {
+                config: Some(file.path().to_owned()),
+                ..ServeArgs::default()
+            };
+            let error = Settings::resolve(args).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn access_policies() {
+        let file = write(
+            r#"
+            [policies.sender]
+            key = "k"
+            rights = ["Send", "listen"]
+            hubs = ["orders"]
+
+            [policies.RootManageSharedAccessKey]
+            key = "root"
+            rights = ["manage"]
+
+            [http_policies.legacy]
+            key = "old"
+            rights = ["send"]
+            "#,
+        );
+        let args = ServeArgs {
+            config: Some(file.path().to_owned()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args).unwrap();
+        assert_eq!(s.policies.len(), 3, "[http_policies] is still read");
+        let sender = s.policies.get("sender").unwrap();
+        assert!(sender.rights.send && sender.rights.listen && !sender.rights.manage);
+        assert_eq!(sender.hubs, ["orders"]);
+        assert!(
+            s.policies
+                .get("RootManageSharedAccessKey")
+                .unwrap()
+                .rights
+                .manage
+        );
+        assert!(s.policies.get("legacy").unwrap().rights.send);
+
+        for (text, expected) in [
             (
-                "[http_policies.p]\nkey = \"k\"\nrights = [\"write\"]",
-                "unknown right",
+                "[policies.p]\nkey = \"k\"\nrights = [\"write\"]",
+                "unknown right `write`",
+            ),
+            ("[policies.p]\nkey = \"k\"", "at least one right"),
+            (
+                "[policies.p]\nrights = [\"send\"]",
+                "`key` must not be empty",
+            ),
+            (
+                "[policies.p]\nkey = \"k\"\nrights = [\"send\"]\nhubs = [\"bad name\"]",
+                "invalid hub name",
+            ),
+            (
+                "[policies.p]\nkey = \"k\"\nrights = [\"send\"]\n[http_policies.p]\nkey = \"k\"\nrights = [\"send\"]",
+                "policy `p` is defined twice",
             ),
             ("[http_policies.p]\nkey = \"k\"", "at least one right"),
-            ("[http_policies.p]\nrights = [\"send\"]", "key"),
+            (
+                "[policies.p]\nkey = \"k\"\nrights = [\"send\"]\nextra = 1",
+                "unknown field",
+            ),
         ] {
             let file = write(text);
             let args = ServeArgs {

@@ -2,6 +2,7 @@
 //! and shuts everything down in order on SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hubgate_protocol::{AutoCreate, Listener, TlsError};
 use hubgate_storage::{HubUpdate, SharedStorage, spawn_retention};
@@ -119,7 +120,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             request_timeout: http.request_timeout,
             max_concurrent_requests: http.max_concurrent_requests,
             webhooks: http.webhooks.clone(),
-            policies: http.policies.clone(),
+            policies: Arc::clone(&settings.policies),
             ..hubgate_http::HttpConfig::default()
         };
         tasks.spawn(log_exit(
@@ -135,8 +136,16 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         auto_create = settings.auto_create,
         tls = settings.tls.is_some(),
         default_partitions = settings.default_partitions,
+        access_policies = settings.policies.len(),
         "hubgate ready"
     );
+    if !settings.policies.is_empty()
+        && (settings.kafka != Listen::Off || settings.amqp != Listen::Off)
+    {
+        tracing::warn!(
+            "access policies are checked on HTTP only; Kafka and AMQP accept any client"
+        );
+    }
 
     let signal = signals.recv().await;
     tracing::info!(

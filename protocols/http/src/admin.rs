@@ -11,13 +11,13 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use hubgate_protocol::Right;
 use hubgate_storage::{CleanupPolicy, HubConfig, HubInfo, HubName, HubUpdate, TimestampPolicy};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::body::read_body;
 use crate::error::ApiError;
-use crate::sas::Right;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]

@@ -17,13 +17,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use bytes::Bytes;
+use hubgate_protocol::Right;
 use hubgate_storage::Header;
 use serde_json::{Map, Value};
 
 use crate::body::read_body;
 use crate::error::ApiError;
 use crate::ingest::{self, Event, Placement};
-use crate::sas::Right;
 use crate::state::AppState;
 
 const STRUCTURED: &str = "application/cloudevents+json";

@@ -1,13 +1,12 @@
 //! Configuration of the HTTPS front end, built by the gateway from flags and TOML.
 
 use std::collections::HashMap;
-use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderName;
-use hubgate_protocol::{AutoCreate, ListenerConfig};
-
-use crate::sas::SasPolicy;
+pub use hubgate_protocol::Secret;
+use hubgate_protocol::{AutoCreate, ListenerConfig, SasPolicies};
 
 /// Everything [`serve`](crate::serve) and [`router`](crate::router) need.
 #[derive(Debug, Clone)]
@@ -26,9 +25,9 @@ pub struct HttpConfig {
     pub max_concurrent_requests: usize,
     /// Webhook settings per hub name; hubs not listed accept unsigned webhooks.
     pub webhooks: HashMap<String, WebhookConfig>,
-    /// SAS policies guarding the REST routes (not webhooks, health or metrics); empty leaves
-    /// them open.
-    pub policies: Vec<SasPolicy>,
+    /// The gateway's access policies, guarding the REST routes here (not webhooks, health or
+    /// metrics); empty leaves them open.
+    pub policies: Arc<SasPolicies>,
 }
 
 impl Default for HttpConfig {
@@ -40,7 +39,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(60),
             max_concurrent_requests: 1024,
             webhooks: HashMap::new(),
-            policies: Vec::new(),
+            policies: Arc::default(),
         }
     }
 }
@@ -102,25 +101,4 @@ pub enum KeySource {
     Header(HeaderName),
     /// The string (or number) at this JSON pointer (RFC 6901) in a JSON body.
     JsonPointer(String),
-}
-
-/// A secret; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    /// Wraps the secret's bytes.
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Self(bytes.into())
-    }
-
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(..)")
-    }
 }

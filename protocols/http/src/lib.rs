@@ -16,7 +16,8 @@
 //! - `ingest.rs`: the one path to the log: placement (partition id, key hash or round robin),
 //!   batch encoding, append, metrics. `201` is answered only after `append` returns, which
 //!   under the default durability means the records are on disk.
-//! - `sas.rs`: Shared Access Signature checks (`401` bad token, `403` wrong hub or right) on
+//! - `sas.rs`: reads the `Authorization` header and maps the shared
+//!   [`hubgate_protocol::sas`] verdict to `401` (bad token) or `403` (wrong hub or right), on
 //!   every REST route when policies are configured.
 //! - `error.rs`: [`ApiError`], mapped once to a status and a `{"code", "message"}` body.
 //!
@@ -44,7 +45,6 @@ mod webhook;
 pub use config::{HttpConfig, KeySource, Secret, Signature, SignatureEncoding, WebhookConfig};
 pub use error::ApiError;
 pub use routes::router;
-pub use sas::{Rights, SasPolicy};
 pub use server::serve;
 
 /// `Result` with this crate's [`ApiError`].

@@ -4,11 +4,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use hubgate_protocol::Right;
 use hubgate_storage::{HubName, PartitionId};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::sas::Right;
 use crate::state::AppState;
 
 pub(crate) async fn hub(

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use bytes::Bytes;
+use hubgate_protocol::Right;
 use hubgate_storage::Header;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -23,7 +24,6 @@ use serde_json::{Map, Value};
 use crate::body::read_body;
 use crate::error::ApiError;
 use crate::ingest::{self, Event, Placement};
-use crate::sas::Right;
 use crate::state::AppState;
 
 /// The batch content type.

@@ -106,7 +106,7 @@ fn stripe(
 /// Constant-time comparison through `Mac::verify_slice`.
 fn check(secret: &Secret, parts: &[&[u8]], sent: &[u8], what: &str) -> Result<(), ApiError> {
     // HMAC accepts keys of any length, so this cannot fail; map it anyway rather than panic.
-    let mut mac = HmacSha256::new_from_slice(secret.bytes())
+    let mut mac = HmacSha256::new_from_slice(secret.expose())
         .map_err(|_| unauthorized("webhook secret is unusable"))?;
     for part in parts {
         mac.update(part);

@@ -41,7 +41,7 @@ impl AppState {
         &self,
         headers: &axum::http::HeaderMap,
         hub: &str,
-        right: crate::sas::Right,
+        right: hubgate_protocol::Right,
     ) -> Result<(), crate::error::ApiError> {
         crate::sas::authorize(
             &self.config.policies,

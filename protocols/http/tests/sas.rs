@@ -3,11 +3,14 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use hubgate_http::{HttpConfig, Rights, SasPolicy, Secret};
+use hubgate_http::HttpConfig;
+use hubgate_protocol::{Right, Rights, SasPolicies, SasPolicy, Secret};
 use sha2::Sha256;
 use support::App;
 
@@ -30,27 +33,19 @@ fn token(resource: &str, key: &str, name: &str, expiry: i64) -> String {
 }
 
 fn app() -> App {
+    let policy = |name: &str, key: &str, right| SasPolicy {
+        name: name.into(),
+        key: Secret::new(key),
+        rights: Rights::from(right),
+        hubs: vec![],
+    };
+    let policies = SasPolicies::new([
+        policy("sender", "send-key", Right::Send),
+        policy("admin", "admin-key", Right::Manage),
+    ])
+    .unwrap();
     App::new(HttpConfig {
-        policies: vec![
-            SasPolicy {
-                name: "sender".into(),
-                key: Secret::new("send-key"),
-                rights: Rights {
-                    send: true,
-                    ..Rights::default()
-                },
-                hubs: vec![],
-            },
-            SasPolicy {
-                name: "admin".into(),
-                key: Secret::new("admin-key"),
-                rights: Rights {
-                    manage: true,
-                    ..Rights::default()
-                },
-                hubs: vec![],
-            },
-        ],
+        policies: Arc::new(policies),
         ..HttpConfig::default()
     })
 }
