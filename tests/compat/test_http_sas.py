@@ -34,11 +34,11 @@ def sas_gateway():
     config = directory / "hubgate.toml"
     config.write_text(
         f"""
-[http_policies.sender]
+[policies.sender]
 key = "{SEND_KEY}"
 rights = ["send"]
 
-[http_policies.RootManageSharedAccessKey]
+[policies.RootManageSharedAccessKey]
 key = "{MANAGE_KEY}"
 rights = ["manage"]
 """
