@@ -512,6 +512,23 @@ mod tests {
         file
     }
 
+    /// Resolves `text` as the config file, with no flags.
+    fn resolve_file(text: &str) -> Result<Settings, ConfigError> {
+        let file = write(text);
+        Settings::resolve(ServeArgs {
+            config: Some(file.path().to_owned()),
+            ..ServeArgs::default()
+        })
+    }
+
+    /// Each config text is refused with an error that contains the expected words.
+    fn assert_refused(cases: &[(&str, &str)]) {
+        for (text, expected) in cases {
+            let error = resolve_file(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+
     #[test]
     fn defaults() {
         let s = Settings::resolve(ServeArgs::default()).unwrap();
@@ -585,15 +602,7 @@ mod tests {
             ("tls_cert = \"/x.pem\"", "together"),
             ("kafka_listen = \"0.0.0.0:9092\"", "--insecure"),
         ];
-        for (text, expected) in cases {
-            let file = write(text);
-            let args = ServeArgs {
-                config: Some(file.path().to_owned()),
-                ..ServeArgs::default()
-            };
-            let error = Settings::resolve(args).unwrap_err().to_string();
-            assert!(error.contains(expected), "{text}: {error}");
-        }
+        assert_refused(&cases);
         let args = ServeArgs {
             config: Some("/nonexistent/hubgate.toml".into()),
             ..ServeArgs::default()
@@ -676,7 +685,7 @@ mod tests {
         assert_eq!(generic.keep_headers, [HeaderName::from_static("x-tenant")]);
         assert!(s.policies.is_empty());
 
-        for (text, expected) in [
+        assert_refused(&[
             ("[webhooks.a]\nsignature = \"github\"", "secret"),
             (
                 "[webhooks.a]\nsignature = \"md5\"\nsecret = \"s\"",
@@ -691,20 +700,12 @@ mod tests {
                 "must start with",
             ),
             ("http_max_body_bytes = 0", "at least 1"),
-        ] {
-            let file = write(text);
-            let args = ServeArgs {
-                config: Some(file.path().to_owned()),
-                ..ServeArgs::default()
-            };
-            let error = Settings::resolve(args).unwrap_err().to_string();
-            assert!(error.contains(expected), "{text}: {error}");
-        }
+        ]);
     }
 
     #[test]
     fn access_policies() {
-        let file = write(
+        let s = resolve_file(
             r#"
             [policies.sender]
             key = "k"
@@ -719,12 +720,8 @@ mod tests {
             key = "old"
             rights = ["send"]
             "#,
-        );
-        let args = ServeArgs {
-            config: Some(file.path().to_owned()),
-            ..ServeArgs::default()
-        };
-        let s = Settings::resolve(args).unwrap();
+        )
+        .unwrap();
         assert_eq!(s.policies.len(), 3, "[http_policies] is still read");
         let sender = s.policies.get("sender").unwrap();
         assert!(sender.rights.send && sender.rights.listen && !sender.rights.manage);
@@ -738,7 +735,7 @@ mod tests {
         );
         assert!(s.policies.get("legacy").unwrap().rights.send);
 
-        for (text, expected) in [
+        assert_refused(&[
             (
                 "[policies.p]\nkey = \"k\"\nrights = [\"write\"]",
                 "unknown right `write`",
@@ -761,15 +758,7 @@ mod tests {
                 "[policies.p]\nkey = \"k\"\nrights = [\"send\"]\nextra = 1",
                 "unknown field",
             ),
-        ] {
-            let file = write(text);
-            let args = ServeArgs {
-                config: Some(file.path().to_owned()),
-                ..ServeArgs::default()
-            };
-            let error = Settings::resolve(args).unwrap_err().to_string();
-            assert!(error.contains(expected), "{text}: {error}");
-        }
+        ]);
     }
 
     #[test]
