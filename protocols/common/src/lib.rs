@@ -18,6 +18,8 @@
 //!   protocol: parsing, signature and expiry checks, hub and right scoping, typed errors.
 //!   The HTTPS front end checks them today; Kafka and AMQP are to call the same API.
 //! - [`secret`]: [`Secret`], a key that never shows in logs.
+//! - [`percent`]: `%XX` decoding and `quote_plus`-style encoding (SAS tokens, CloudEvents
+//!   headers).
 //! - [`error`]: the crate-wide [`Error`] and [`Result`].
 //!
 //! # Data flow
@@ -40,6 +42,7 @@ pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod partition_key;
+pub mod percent;
 pub mod sas;
 pub mod secret;
 pub mod tls;

@@ -30,6 +30,7 @@
 //! put-token can call [`SasPolicies::authenticate`] once and keep the [`Grant`] for the
 //! connection, then call [`Grant::authorize`] when a link attaches (`Send` for a sender,
 //! `Listen` for a receiver), which also re-checks the expiry.
+//! [`sign_token`] makes tokens as the SDKs do, for tests and client tools.
 
 use std::fmt;
 use std::str::FromStr;
@@ -39,6 +40,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::percent;
 use crate::secret::Secret;
 
 /// The text before the token's fields.
@@ -334,10 +336,11 @@ impl<'a> SasToken<'a> {
         let sig = required(sig, "sig")?;
         let expiry_raw = required(se, "se")?;
         let skn = required(skn, "skn")?;
-        let resource = percent_decode(resource_raw, true).ok_or(Malformed::Encoding("sr"))?;
-        let key_name = percent_decode(skn, true).ok_or(Malformed::Encoding("skn"))?;
+        let resource =
+            percent::decode_form(resource_raw.as_bytes()).ok_or(Malformed::Encoding("sr"))?;
+        let key_name = percent::decode_form(skn.as_bytes()).ok_or(Malformed::Encoding("skn"))?;
         // Base64 has no spaces, so a `+` some client left unescaped is still a `+`.
-        let signature = percent_decode(sig, false)
+        let signature = percent::decode(sig.as_bytes())
             .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
             .ok_or(Malformed::Signature)?;
         let expiry = expiry_raw.parse().map_err(|_| Malformed::Expiry)?;
@@ -368,15 +371,35 @@ impl<'a> SasToken<'a> {
 
     /// Whether the signature was made with `key`, compared in constant time.
     fn signed_with(&self, key: &Secret) -> bool {
-        // HMAC takes keys of any length, so this only fails on an impossible key.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.expose()) else {
-            return false;
-        };
-        mac.update(self.resource_raw.as_bytes());
-        mac.update(b"\n");
-        mac.update(self.expiry_raw.as_bytes());
-        mac.verify_slice(&self.signature).is_ok()
+        mac(key, self.resource_raw, self.expiry_raw)
+            .is_some_and(|mac| mac.verify_slice(&self.signature).is_ok())
     }
+}
+
+/// The MAC of a token: HMAC-SHA256 keyed with `key` over `sr` (as sent) + `"\n"` + `se`.
+/// `None` only for a key HMAC refuses, which no key length is.
+fn mac(key: &Secret, sr: &str, se: &str) -> Option<Hmac<Sha256>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose()).ok()?;
+    mac.update(sr.as_bytes());
+    mac.update(b"\n");
+    mac.update(se.as_bytes());
+    Some(mac)
+}
+
+/// Makes a token for `resource` that expires at `expiry` (Unix seconds), signed with the
+/// policy `key_name` and its `key`, the way the Azure SDKs make one: `sr` is the resource
+/// encoded like Python's `quote_plus`. For tests and tools that act as clients.
+pub fn sign_token(key_name: &str, key: &Secret, resource: &str, expiry: i64) -> String {
+    let sr = percent::encode_form(resource);
+    let se = expiry.to_string();
+    let sig = mac(key, &sr, &se)
+        .map(|mac| base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+        .unwrap_or_default();
+    format!(
+        "{PREFIX} sr={sr}&sig={}&se={se}&skn={}",
+        percent::encode_form(&sig),
+        percent::encode_form(key_name)
+    )
 }
 
 /// What a verified token allows: its policy's rights, on its resource, until its expiry.
@@ -582,32 +605,6 @@ fn resource_covers(resource: &str, hub: &str) -> bool {
     }
 }
 
-/// `%XX` decoding to UTF-8; `+` is a space when `plus_is_space` (Python's `quote_plus` writes
-/// spaces that way).
-fn percent_decode(raw: &str, plus_is_space: bool) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -640,18 +637,6 @@ mod tests {
 
     fn policies(rights: impl Into<Rights>, hubs: &[&str]) -> SasPolicies {
         SasPolicies::new([policy(rights, hubs)]).unwrap()
-    }
-
-    /// Signs `sr` (already encoded) the way the SDKs do.
-    fn sign(sr: &str, key: &str, expiry: i64, name: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
-        mac.update(format!("{sr}\n{expiry}").as_bytes());
-        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-        let sig = sig
-            .replace('+', "%2B")
-            .replace('/', "%2F")
-            .replace('=', "%3D");
-        format!("SharedAccessSignature sr={sr}&sig={sig}&se={expiry}&skn={name}")
     }
 
     #[test]
@@ -805,17 +790,21 @@ mod tests {
     #[test]
     fn every_resource_form_verifies_end_to_end() {
         let p = policies(Right::Send, &[]);
-        for sr in [
-            "sb%3A%2F%2Fns.example%2Forders",
-            "amqps%3A%2F%2Fns.example%3A5671%2Forders%2FPartitions%2F1",
-            "https%3A%2F%2Fns.example%2Forders%2Fmessages",
-            "http%3A%2F%2F127.0.0.1%3A8080%2Forders",
-            "sb%3A%2F%2Fns.example%2F",
+        let key = Secret::new(KEY);
+        for resource in [
+            "sb://ns.example/orders",
+            "amqps://ns.example:5671/orders/Partitions/1",
+            "https://ns.example/orders/messages",
+            "http://127.0.0.1:8080/orders",
+            "sb://ns.example/",
         ] {
-            let token = sign(sr, KEY, EXPIRY, NAME);
-            assert!(p.verify(&token, "orders", Right::Send, 0).is_ok(), "{sr}");
+            let token = sign_token(NAME, &key, resource, EXPIRY);
+            assert!(
+                p.verify(&token, "orders", Right::Send, 0).is_ok(),
+                "{resource}"
+            );
         }
-        let token = sign("sb%3A%2F%2Fns.example%2Faudit", KEY, EXPIRY, NAME);
+        let token = sign_token(NAME, &key, "sb://ns.example/audit", EXPIRY);
         assert!(matches!(
             p.verify(&token, "orders", Right::Send, 0),
             Err(SasError::OtherResource { .. })
@@ -948,12 +937,20 @@ mod tests {
     }
 
     #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("a%2Fb+c", true).as_deref(), Some("a/b c"));
-        assert_eq!(percent_decode("a+b", false).as_deref(), Some("a+b"));
-        assert_eq!(percent_decode("%2f%2F", true).as_deref(), Some("//"));
-        assert_eq!(percent_decode("%2", true), None);
-        assert_eq!(percent_decode("%", true), None);
-        assert_eq!(percent_decode("%C3", true), None, "not UTF-8");
+    fn tokens_are_signed_like_the_sdks_sign_them() {
+        let key = Secret::new(KEY);
+        assert_eq!(
+            sign_token(NAME, &key, "https://ns.example/orders", EXPIRY),
+            TOKEN
+        );
+        assert_eq!(
+            sign_token(
+                NAME,
+                &key,
+                "sb://127.0.0.1:5672/hub1/consumergroups/$default",
+                EXPIRY
+            ),
+            AMQP_TOKEN
+        );
     }
 }

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use bytes::Bytes;
-use hubgate_protocol::Right;
+use hubgate_protocol::{Right, percent};
 use hubgate_storage::Header;
 use serde_json::{Map, Value};
 
@@ -129,7 +129,7 @@ fn binary(headers: &HeaderMap, body: Bytes) -> Result<Event, String> {
     let mut attributes = Vec::new();
     for (name, value) in headers {
         if let Some(attr) = name.as_str().strip_prefix("ce-") {
-            let text = percent_decode(value.as_bytes())
+            let text = percent::decode(value.as_bytes())
                 .ok_or_else(|| format!("header ce-{attr} is not valid percent-encoded UTF-8"))?;
             attributes.push((attr.to_owned(), text));
         }
@@ -197,34 +197,9 @@ fn structured(item: Value) -> Result<Event, String> {
     event(attributes, content_type, data)
 }
 
-/// Decodes `%XX` escapes (the HTTP binding's encoding of `ce-` header values) into UTF-8.
-fn percent_decode(raw: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3)?;
-            let byte = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(raw[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode(b"a%20b%22%C3%A9").as_deref(), Some("a b\"é"));
-        assert_eq!(percent_decode(b"%2"), None);
-        assert_eq!(percent_decode(b"%zz"), None);
-    }
 
     #[test]
     fn structured_event_maps_to_kafka_binding() {

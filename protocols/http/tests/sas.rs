@@ -7,29 +7,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use hubgate_http::HttpConfig;
+use hubgate_protocol::sas::sign_token;
 use hubgate_protocol::{Right, Rights, SasPolicies, SasPolicy, Secret};
-use sha2::Sha256;
 use support::App;
 
+/// A token made as the Azure SDKs make one.
 fn token(resource: &str, key: &str, name: &str, expiry: i64) -> String {
-    let sr: String = resource
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(format!("{sr}\n{expiry}").as_bytes());
-    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    let sig = sig
-        .replace('+', "%2B")
-        .replace('/', "%2F")
-        .replace('=', "%3D");
-    format!("SharedAccessSignature sr={sr}&sig={sig}&se={expiry}&skn={name}")
+    sign_token(name, &Secret::new(key), resource, expiry)
 }
 
 fn app() -> App {
