@@ -1,4 +1,5 @@
-//! Reading a request body under the size cap, before anything is allocated for it.
+//! Reading a request body under the size cap, before anything is allocated for it, and its
+//! content type.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
@@ -6,6 +7,14 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::error::ApiError;
+
+/// The `Content-Type` header, trimmed and lower-cased; `None` when absent or not text.
+pub(crate) fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
+}
 
 /// Reads the whole body, refusing with `413` anything over `limit`: at once when
 /// `Content-Length` says so, otherwise as soon as the streamed body passes the limit.

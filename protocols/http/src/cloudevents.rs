@@ -21,7 +21,7 @@ use hubgate_protocol::{Right, percent};
 use hubgate_storage::Header;
 use serde_json::{Map, Value};
 
-use crate::body::read_body;
+use crate::body::{content_type, read_body};
 use crate::error::ApiError;
 use crate::ingest::{self, Event, Placement};
 use crate::state::AppState;
@@ -42,11 +42,7 @@ pub(crate) async fn receive(
     state.authorize(&headers, &hub, Right::Send)?;
     let hub_info = ingest::hub(&state, &hub, state.config.auto_create).await?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let content_type = content_type(&headers).unwrap_or_default();
     let events = if content_type.starts_with(BATCH) {
         let items: Vec<Value> = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::BadRequest(format!("invalid CloudEvents batch: {e}")))?;

@@ -42,6 +42,12 @@ pub(crate) async fn hub(
     Ok(hub_or_create(state.storage.as_ref(), &name, auto).await?)
 }
 
+/// A partition id from a URL path.
+pub(crate) fn parse_partition(id: &str) -> Result<u32, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::BadRequest(format!("invalid partition id `{id}`")))
+}
+
 /// Checks a partition key's length.
 pub(crate) fn check_key(key: &str) -> Result<(), ApiError> {
     if key.len() > MAX_PARTITION_KEY_LEN {

@@ -37,9 +37,7 @@ pub(crate) async fn partition(
 ) -> Result<Json<Value>, ApiError> {
     state.authorize(&headers, &hub, Right::Listen)?;
     let name = HubName::new(hub)?;
-    let index: u32 = id
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("invalid partition id `{id}`")))?;
+    let index = crate::ingest::parse_partition(&id)?;
     let info = state.storage.hub(&name).await?;
     if index >= info.config.partitions {
         return Err(ApiError::NotFound(format!(

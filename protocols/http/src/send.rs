@@ -21,7 +21,7 @@ use hubgate_storage::Header;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::body::read_body;
+use crate::body::{content_type, read_body};
 use crate::error::ApiError;
 use crate::ingest::{self, Event, Placement};
 use crate::state::AppState;
@@ -137,7 +137,7 @@ async fn send(
         None => BrokerProperties::default(),
     };
     let partition = match &target {
-        Target::Partition(id) => Some(parse_partition(id)?),
+        Target::Partition(id) => Some(ingest::parse_partition(id)?),
         _ => None,
     };
     if let Target::Publisher(name) = &target {
@@ -145,14 +145,7 @@ async fn send(
     }
     let hub = ingest::hub(state, hub, state.config.auto_create).await?;
     let bytes = read_body(headers, body, state.config.max_body_bytes).await?;
-    let batch = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .starts_with(BATCH_CONTENT_TYPE)
-        });
+    let batch = content_type(headers).is_some_and(|ct| ct.starts_with(BATCH_CONTENT_TYPE));
     let events = if batch {
         let items: Vec<BatchItem> = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::BadRequest(format!("invalid batch body: {e}")))?;
@@ -199,11 +192,6 @@ fn is_envelope_type(value: &[u8]) -> bool {
     value
         .to_ascii_lowercase()
         .starts_with(b"application/atom+xml")
-}
-
-fn parse_partition(id: &str) -> Result<u32, ApiError> {
-    id.parse::<u32>()
-        .map_err(|_| ApiError::BadRequest(format!("invalid partition id `{id}`")))
 }
 
 fn parse_broker_properties(raw: &[u8]) -> Result<BrokerProperties, ApiError> {

@@ -7,12 +7,12 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use hubgate_storage::Header;
 
-use crate::body::read_body;
+use crate::body::{content_type, read_body};
 use crate::config::KeySource;
 use crate::error::ApiError;
 use crate::ingest::{self, Event, Placement};
@@ -77,10 +77,7 @@ pub(crate) async fn receive(
 /// The key at `pointer` in a JSON body: strings as they are, numbers and booleans as text;
 /// `None` for a non-JSON body or a missing or structured value.
 fn json_key(headers: &HeaderMap, body: &[u8], pointer: &str) -> Option<Bytes> {
-    let json_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.to_ascii_lowercase().contains("json"));
+    let json_type = content_type(headers).is_none_or(|ct| ct.contains("json"));
     if !json_type {
         return None;
     }
