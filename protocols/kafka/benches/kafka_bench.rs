@@ -593,7 +593,7 @@ async fn main() {
     println!();
     println!(
         "latency: produce = ack of each request (acks=all); fetch = each fetch round trip. \
-         CPU in % of one core (2 = both cores)."
+         CPU in % of one core (200 % = two cores busy)."
     );
     if let Some(pid) = o.pid {
         println!(
