@@ -21,53 +21,37 @@ use fe2o3_amqp::{Connection, Sender, Session};
 
 const BATCH_FORMAT: u32 = 0x8001_3700;
 
-#[derive(Debug, Clone)]
+/// Sends Event Hubs batches to a running gateway's AMQP listener and reports throughput.
+#[derive(Debug, Clone, clap::Parser)]
 struct Options {
+    /// AMQP address of the running gateway.
+    #[arg(long, default_value = "127.0.0.1:5672")]
     addr: String,
+    /// Hub to send to (created if missing).
+    #[arg(long, default_value = "amqp-bench")]
     hub: String,
+    /// Connections, one sender link each.
+    #[arg(long, default_value_t = 4)]
     connections: usize,
+    /// Events per transfer (an Event Hubs batch when above 1).
+    #[arg(long, default_value_t = 500)]
     events_per_batch: usize,
+    /// Bytes per event body.
+    #[arg(long, default_value_t = 1024)]
     event_bytes: usize,
+    /// Transfers in flight per link.
+    #[arg(long, default_value_t = 4)]
     window: usize,
+    /// Seconds to send for.
+    #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 fn options() -> Options {
-    let mut o = Options {
-        addr: "127.0.0.1:5672".into(),
-        hub: "amqp-bench".into(),
-        connections: 4,
-        events_per_batch: 500,
-        event_bytes: 1024,
-        window: 4,
-        seconds: 10,
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        let number = || {
-            value
-                .parse::<u64>()
-                .unwrap_or_else(|_| panic!("{} needs a number", args[i]))
-        };
-        match args[i].as_str() {
-            "--addr" => o.addr = value.clone(),
-            "--hub" => o.hub = value.clone(),
-            "--connections" => o.connections = number() as usize,
-            "--events-per-batch" => o.events_per_batch = number() as usize,
-            "--event-bytes" => o.event_bytes = number() as usize,
-            "--window" => o.window = number() as usize,
-            "--seconds" => o.seconds = number(),
-            // `cargo bench` passes `--bench`; ignore flags we do not know.
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
-    }
-    o
+    <Options as clap::Parser>::parse()
 }
 
 /// One transfer: `events_per_batch` encoded messages of `event_bytes` each.

@@ -57,79 +57,69 @@ const MAX_LATE_PER_PRODUCER: usize = 64;
 /// Kernel clock ticks per second for `/proc/*/stat` CPU times (100 on Linux everywhere).
 const CLOCK_TICKS: f64 = 100.0;
 
-#[derive(Debug, Clone)]
+/// Drives a running gateway's Kafka listener and reports throughput and latency.
+#[derive(Debug, Clone, clap::Parser)]
 struct Options {
+    /// Kafka address of the running gateway.
+    #[arg(long, default_value = "127.0.0.1:9092")]
     addr: String,
+    /// Topic to write and read (created if missing).
+    #[arg(long, default_value = "kafka-bench")]
     topic: String,
+    /// Partitions of the topic, one producer connection each up to `--producers`.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i32).range(1..))]
     partitions: i32,
+    /// Concurrent producers.
+    #[arg(long, default_value_t = 4)]
     producers: usize,
+    /// Records per produce request.
+    #[arg(long, default_value_t = 200)]
     batch: usize,
+    /// Bytes per record value.
+    #[arg(long, default_value_t = 1024)]
     record_bytes: usize,
+    /// Produce requests in flight per producer.
+    #[arg(long, default_value_t = 4)]
     window: usize,
+    /// Seconds of the full-rate produce phase.
+    #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Records/s of the latency phase [default: half the measured maximum].
+    #[arg(long)]
     rate: Option<u64>,
+    /// Seconds of the latency phase.
+    #[arg(long, default_value_t = 10)]
     latency_seconds: u64,
+    /// Largest fetch response asked for, in bytes.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
     fetch_bytes: i32,
+    /// Idle connections held open during the last phase.
+    #[arg(long, default_value_t = 1000)]
     idle_connections: usize,
+    /// Seconds of the idle-connections phase.
+    #[arg(long, default_value_t = 5)]
     idle_seconds: u64,
+    /// The gateway's process id, to report its RSS and CPU.
+    #[arg(long)]
     pid: Option<u32>,
+    /// Phases to run, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "produce,latency,fetch,idle"
+    )]
     phases: Vec<String>,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 fn options() -> Options {
-    let mut o = Options {
-        addr: "127.0.0.1:9092".into(),
-        topic: "kafka-bench".into(),
-        partitions: 4,
-        producers: 4,
-        batch: 200,
-        record_bytes: 1024,
-        window: 4,
-        seconds: 10,
-        rate: None,
-        latency_seconds: 10,
-        fetch_bytes: 8 * 1024 * 1024,
-        idle_connections: 1000,
-        idle_seconds: 5,
-        pid: None,
-        phases: ["produce", "latency", "fetch", "idle"]
-            .map(String::from)
-            .to_vec(),
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        let number = || {
-            value
-                .parse::<u64>()
-                .unwrap_or_else(|_| panic!("{} needs a number", args[i]))
-        };
-        match args[i].as_str() {
-            "--addr" => o.addr = value.clone(),
-            "--topic" => o.topic = value.clone(),
-            "--partitions" => o.partitions = number() as i32,
-            "--producers" => o.producers = number() as usize,
-            "--batch" => o.batch = number() as usize,
-            "--record-bytes" => o.record_bytes = number() as usize,
-            "--window" => o.window = number() as usize,
-            "--seconds" => o.seconds = number(),
-            "--rate" => o.rate = Some(number()),
-            "--latency-seconds" => o.latency_seconds = number(),
-            "--fetch-bytes" => o.fetch_bytes = number().min(i32::MAX as u64) as i32,
-            "--idle-connections" => o.idle_connections = number() as usize,
-            "--idle-seconds" => o.idle_seconds = number(),
-            "--pid" => o.pid = Some(number() as u32),
-            "--phases" => o.phases = value.split(',').map(String::from).collect(),
-            // `cargo bench` passes `--bench`; ignore flags we do not know.
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
-    }
-    assert!(o.producers > 0 && o.batch > 0 && o.window > 0 && o.partitions > 0);
+    let o = <Options as clap::Parser>::parse();
+    assert!(
+        o.producers > 0 && o.batch > 0 && o.window > 0,
+        "counts must be at least 1"
+    );
     o
 }
 
