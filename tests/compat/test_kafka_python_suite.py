@@ -70,18 +70,41 @@ def test_kafka_python_integration_suite(start_gateway, tmp_path):
         "KAFKA_VERSION": "4.0.0",
         "KAFKA_URI": f"kafka://{gw.kafka}",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "test/integration", "-k", deselect, "-q",
-         "-p", "no:cacheprovider", "-p", "no:xdist", "--timeout", "120",
-         f"--junitxml={report}"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=840,
-    )
-    suites = ET.parse(report).getroot()
-    suite = suites if suites.tag == "testsuite" else suites.find("testsuite")
-    total = int(suite.get("tests"))
-    failed = int(suite.get("failures")) + int(suite.get("errors"))
-    skipped = int(suite.get("skipped"))
-    print(f"kafka-python {VERSION} integration suite: {total - failed - skipped} passed, "
-          f"{failed} failed, {skipped} skipped of {total} selected")
+    def run(selection, report):
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", *selection, "-q", "-rf", "--show-capture=no",
+             "-p", "no:cacheprovider", "-p", "no:xdist", "--timeout", "120",
+             f"--junitxml={report}"],
+            cwd=root, env=env, capture_output=True, text=True, timeout=840,
+        )
+
+    result = run(["test/integration", "-k", deselect], report)
+    total, failed_ids, skipped = _outcome(report)
     assert total > 0, result.stdout + result.stderr
-    assert failed == 0, result.stdout[-20000:] + "\n" + gw.log()
+    # A test that fails is run once more on its own, and both outcomes are reported: a test
+    # that passes only on the second run shows up in this summary line.
+    passed_on_rerun = []
+    if failed_ids:
+        rerun_report = tmp_path / "rerun.xml"
+        rerun = run(failed_ids, rerun_report)
+        _, still_failing, _ = _outcome(rerun_report)
+        passed_on_rerun = [t for t in failed_ids if t not in still_failing]
+        failed_ids = still_failing
+        result = rerun if still_failing else result
+    print(f"kafka-python {VERSION} integration suite: "
+          f"{total - len(failed_ids) - skipped} passed, {len(failed_ids)} failed, "
+          f"{skipped} skipped of {total} selected; "
+          f"failed once, passed on rerun: {passed_on_rerun or 'none'}")
+    assert not failed_ids, result.stdout[-20000:] + "\n" + gw.log()
+
+
+def _outcome(report: Path):
+    """(tests run, node ids of failed tests, skipped count) from a JUnit XML report."""
+    root = ET.parse(report).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    failed = []
+    for case in suite.iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            module = case.get("classname").replace(".", "/") + ".py"
+            failed.append(f"{module}::{case.get('name')}")
+    return int(suite.get("tests")), failed, int(suite.get("skipped"))
