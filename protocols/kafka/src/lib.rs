@@ -59,6 +59,7 @@ mod list_offsets;
 mod lookup;
 mod metadata;
 mod offset_commit;
+mod offset_delete;
 mod offset_fetch;
 mod offset_for_leader_epoch;
 mod precheck;
