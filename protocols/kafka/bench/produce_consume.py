@@ -30,10 +30,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
-def start_gateway(binary, data_dir):
+def start_gateway(binary, data_dir, extra=()):
     proc = subprocess.Popen(
         [binary, "--log-format", "json", "serve", "--data-dir", data_dir,
-         "--kafka-listen", "127.0.0.1:0", "--amqp-listen", "off", "--http-listen", "off"],
+         "--kafka-listen", "127.0.0.1:0", "--amqp-listen", "off", "--http-listen", "off", *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     addr = None
