@@ -315,8 +315,12 @@ def test_kafka_group_offsets_of_empty_groups_expire(start_gateway, hub_name):
         assert group_offsets(admin, active, hub_name, [1])[1].offset == 1, "a member's group lost its offsets"
     finally:
         member.stop()
+    left_at = time.monotonic()
+    assert group_offsets(admin, active, hub_name, [1])[1].offset == 1, "offsets expired as the group became empty"
     wait_until(lambda: group_offsets(admin, active, hub_name, [1])[1].offset == OFFSET_INVALID, 30,
                lambda: f"the offsets of the group that became empty did not expire:\n{gateway.log()}")
+    kept = time.monotonic() - left_at
+    assert kept >= 1.5, f"offsets expired {kept:.2f} s after the group became empty, before the 2 s retention"
     assert listed(admin, simple) is None and listed(admin, active) is None
 
 
