@@ -81,6 +81,36 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HUBGATE_KAFKA_ADVERTISE", value_name = "HOST:PORT")]
     pub(crate) kafka_advertise: Option<String>,
 
+    /// How long the first rebalance of an empty consumer group waits for more members, in ms
+    /// (Kafka's `group.initial.rebalance.delay.ms`) [default: 3000].
+    #[arg(
+        long,
+        env = "HUBGATE_KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS",
+        value_name = "MS"
+    )]
+    pub(crate) kafka_group_initial_rebalance_delay_ms: Option<u64>,
+
+    /// Shortest session timeout a consumer-group member may ask for, in ms [default: 6000].
+    #[arg(
+        long,
+        env = "HUBGATE_KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS",
+        value_name = "MS"
+    )]
+    pub(crate) kafka_group_min_session_timeout_ms: Option<u64>,
+
+    /// Longest session timeout a consumer-group member may ask for, in ms [default: 1800000].
+    #[arg(
+        long,
+        env = "HUBGATE_KAFKA_GROUP_MAX_SESSION_TIMEOUT_MS",
+        value_name = "MS"
+    )]
+    pub(crate) kafka_group_max_session_timeout_ms: Option<u64>,
+
+    /// How long an empty consumer group's committed offsets are kept, in ms (Kafka's
+    /// `offsets.retention.minutes`) [default: 604800000, 7 days].
+    #[arg(long, env = "HUBGATE_KAFKA_OFFSETS_RETENTION_MS", value_name = "MS")]
+    pub(crate) kafka_offsets_retention_ms: Option<u64>,
+
     /// AMQP 1.0 listener address, or `off` [default: 127.0.0.1:5672].
     #[arg(long, env = "HUBGATE_AMQP_LISTEN", value_name = "ADDR")]
     pub(crate) amqp_listen: Option<String>,

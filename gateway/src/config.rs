@@ -67,6 +67,10 @@ pub(crate) struct FileConfig {
     kafka_advertise: Option<String>,
     amqp_listen: Option<String>,
     amqp_max_message_bytes: Option<u64>,
+    kafka_group_initial_rebalance_delay_ms: Option<u64>,
+    kafka_group_min_session_timeout_ms: Option<u64>,
+    kafka_group_max_session_timeout_ms: Option<u64>,
+    kafka_offsets_retention_ms: Option<u64>,
     http_listen: Option<String>,
     default_partitions: Option<u32>,
     auto_create: Option<bool>,
@@ -260,6 +264,8 @@ pub(crate) struct Settings {
     pub(crate) kafka: Listen,
     /// Host and port Kafka clients are sent to; `None` advertises the bound address.
     pub(crate) kafka_advertise: Option<(String, u16)>,
+    /// The consumer-group coordinator's settings.
+    pub(crate) kafka_groups: hubgate_kafka::GroupConfig,
     pub(crate) amqp: Listen,
     pub(crate) amqp_max_message_bytes: u64,
     pub(crate) http: Listen,
@@ -285,6 +291,53 @@ impl FileConfig {
             message: e.message().to_owned(),
         })
     }
+}
+
+/// The group coordinator's settings: flags over the file over Kafka's defaults.
+fn kafka_groups(
+    args: &ServeArgs,
+    file: &FileConfig,
+) -> Result<hubgate_kafka::GroupConfig, ConfigError> {
+    let defaults = hubgate_kafka::GroupConfig::default();
+    let ms = |flag: Option<u64>, file: Option<u64>, default: Duration| {
+        flag.or(file).map_or(default, Duration::from_millis)
+    };
+    let config = hubgate_kafka::GroupConfig {
+        initial_rebalance_delay: ms(
+            args.kafka_group_initial_rebalance_delay_ms,
+            file.kafka_group_initial_rebalance_delay_ms,
+            defaults.initial_rebalance_delay,
+        ),
+        min_session_timeout: ms(
+            args.kafka_group_min_session_timeout_ms,
+            file.kafka_group_min_session_timeout_ms,
+            defaults.min_session_timeout,
+        ),
+        max_session_timeout: ms(
+            args.kafka_group_max_session_timeout_ms,
+            file.kafka_group_max_session_timeout_ms,
+            defaults.max_session_timeout,
+        ),
+        offsets_retention: ms(
+            args.kafka_offsets_retention_ms,
+            file.kafka_offsets_retention_ms,
+            defaults.offsets_retention,
+        ),
+        ..defaults
+    };
+    if config.min_session_timeout.is_zero()
+        || config.min_session_timeout > config.max_session_timeout
+    {
+        return Err(ConfigError::Invalid(
+            "kafka_group_min_session_timeout_ms must be at least 1 and at most kafka_group_max_session_timeout_ms".into(),
+        ));
+    }
+    if config.offsets_retention.is_zero() {
+        return Err(ConfigError::Invalid(
+            "kafka_offsets_retention_ms must be at least 1".into(),
+        ));
+    }
+    Ok(config)
 }
 
 fn listen(name: &str, value: Option<String>, default: &str) -> Result<Listen, ConfigError> {
@@ -347,6 +400,7 @@ impl Settings {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
+        let kafka_groups = kafka_groups(&args, &file)?;
         let url = match args.storage.or(file.storage) {
             Some(url) => url
                 .parse::<StorageUrl>()
@@ -446,6 +500,7 @@ impl Settings {
             webhooks,
         };
         let settings = Self {
+            kafka_groups,
             http_settings,
             policies,
             amqp_max_message_bytes,

@@ -84,6 +84,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         };
         let mut config = hubgate_kafka::KafkaConfig::new(host, port);
         config.auto_create = auto_create;
+        config.groups = settings.kafka_groups.clone();
         let storage = storage.clone();
         let token = shutdown.child_token();
         tasks.spawn(async move {

@@ -7,6 +7,7 @@
 //! the order they were sent while their durability waits overlap. At most
 //! [`MAX_IN_FLIGHT`] requests are pending per connection; the reader stops reading beyond that.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -29,6 +30,7 @@ const READ_BUFFER: usize = 8 * 1024;
 /// Serves one connection until the peer hangs up, a framing error, or `shutdown`.
 pub(crate) async fn run(
     stream: Stream,
+    peer: SocketAddr,
     handler: Arc<Handler>,
     max_frame: usize,
     shutdown: CancellationToken,
@@ -37,13 +39,16 @@ pub(crate) async fn run(
     let (pending_tx, pending_rx) = mpsc::channel(MAX_IN_FLIGHT);
     let closing = CancellationToken::new();
     let write = write_loop(writer, pending_rx, closing.clone());
-    let read = read_loop(reader, handler, max_frame, pending_tx, shutdown, closing);
+    let read = read_loop(
+        reader, peer, handler, max_frame, pending_tx, shutdown, closing,
+    );
     // The writer finishes the responses already queued after the reader stops.
     let ((), ()) = tokio::join!(read, write);
 }
 
 async fn read_loop(
     mut reader: ReadHalf<Stream>,
+    peer: SocketAddr,
     handler: Arc<Handler>,
     max_frame: usize,
     pending: mpsc::Sender<JoinHandle<Outcome>>,
@@ -66,7 +71,7 @@ async fn read_loop(
             };
             let handler = Arc::clone(&handler);
             let task = if Handler::is_concurrent(&frame) {
-                tokio::spawn(async move { handler.handle(frame).await })
+                tokio::spawn(async move { handler.handle_ordered(frame, Some(peer), None).await })
             } else {
                 let (done, next) = oneshot::channel::<()>();
                 let wait_for = previous.replace(next);
@@ -75,7 +80,7 @@ async fn read_loop(
                         // Err only means the earlier request finished by being dropped.
                         let _ = earlier.await;
                     }
-                    handler.handle_ordered(frame, Some(done)).await
+                    handler.handle_ordered(frame, Some(peer), Some(done)).await
                 })
             };
             if pending.send(task).await.is_err() {

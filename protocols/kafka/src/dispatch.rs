@@ -1,22 +1,29 @@
 //! Request dispatch: header, version check, routing to one module per API, response encoding.
 
+use std::net::SocketAddr;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use hubgate_storage::SharedStorage;
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
-    DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
-    FetchRequest, FindCoordinatorRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
-    ListOffsetsRequest, MetadataRequest, OffsetForLeaderEpochRequest, ProduceRequest,
-    RequestHeader, ResponseHeader,
+    DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
+    DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
+    HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest,
+    LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, decode_request_header_from_buffer};
 use tokio::sync::oneshot;
 use tracing::{Instrument, debug, debug_span, error};
 
+use crate::group::Coordinator;
 use crate::{
-    KafkaConfig, alter_configs, api_versions, create_partitions, create_topics, delete_records,
-    delete_topics, describe_cluster, describe_configs, fetch, find_coordinator, init_producer_id,
-    list_offsets, metadata, offset_for_leader_epoch, produce, produce_legacy, versions,
+    KafkaConfig, alter_configs, api_versions, create_partitions, create_topics, delete_groups,
+    delete_records, delete_topics, describe_cluster, describe_configs, describe_groups, fetch,
+    find_coordinator, heartbeat, init_producer_id, join_group, leave_group, list_groups,
+    list_offsets, metadata, offset_commit, offset_fetch, offset_for_leader_epoch, produce,
+    produce_legacy, sync_group, versions,
 };
 
 /// What to do after handling one request.
@@ -37,15 +44,28 @@ pub struct Handler {
     pub(crate) config: KafkaConfig,
     /// The socket served, for the `listeners` broker config.
     pub(crate) bound: crate::broker_configs::Bound,
+    /// The consumer-group coordinator.
+    pub(crate) groups: Coordinator,
+}
+
+/// Who sent a request, as DescribeGroups reports group members.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    /// The request header's client id.
+    pub(crate) id: String,
+    /// The peer's address as Kafka prints it (`/127.0.0.1`).
+    pub(crate) host: String,
 }
 
 impl Handler {
     /// A handler over `storage`.
     pub fn new(storage: SharedStorage, config: KafkaConfig) -> Self {
+        let groups = Coordinator::new(std::sync::Arc::clone(&storage), config.groups.clone());
         Self {
             storage,
             config,
             bound: crate::broker_configs::Bound::default(),
+            groups,
         }
     }
 
@@ -57,15 +77,17 @@ impl Handler {
 
     /// Handles one request frame (without its size prefix).
     pub async fn handle(&self, frame: Bytes) -> Outcome {
-        self.handle_ordered(frame, None).await
+        self.handle_ordered(frame, None, None).await
     }
 
     /// As [`Handler::handle`], dropping `started` as soon as the next request on the connection
     /// may start: for a Produce once its appends are issued (offsets assigned), otherwise when
     /// the request is done.
+    /// `peer` is the client's address, when known.
     pub async fn handle_ordered(
         &self,
         frame: Bytes,
+        peer: Option<SocketAddr>,
         started: Option<oneshot::Sender<()>>,
     ) -> Outcome {
         if frame.len() < crate::frame::MIN_REQUEST_LEN {
@@ -112,7 +134,16 @@ impl Handler {
                     return Outcome::Close("malformed request header");
                 }
             };
-            self.route(api, version, header, body, started).await
+            let client = Client {
+                id: header
+                    .client_id
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                host: peer.map(|p| format!("/{}", p.ip())).unwrap_or_default(),
+            };
+            self.route(api, version, header, body, &client, started)
+                .await
         }
         .instrument(span)
         .await
@@ -124,6 +155,7 @@ impl Handler {
         version: i16,
         header: RequestHeader,
         mut body: Bytes,
+        client: &Client,
         started: Option<oneshot::Sender<()>>,
     ) -> Outcome {
         let id = header.correlation_id;
@@ -247,6 +279,54 @@ impl Handler {
                 let request = decode!(kafka_protocol::messages::DescribeTopicPartitionsRequest);
                 let response = crate::describe_topic_partitions::handle(self, request).await;
                 encode(api, version, id, &response)
+            }
+            ApiKey::JoinGroup => {
+                let request = decode!(JoinGroupRequest);
+                let response = join_group::handle(self, request, version, client).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::SyncGroup => {
+                let request = decode!(SyncGroupRequest);
+                let response = sync_group::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::Heartbeat => {
+                let request = decode!(HeartbeatRequest);
+                encode(api, version, id, &heartbeat::handle(self, request).await)
+            }
+            ApiKey::LeaveGroup => {
+                let request = decode!(LeaveGroupRequest);
+                let response = leave_group::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::OffsetCommit => {
+                let request = decode!(OffsetCommitRequest);
+                let response = offset_commit::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::OffsetFetch => {
+                let request = decode!(OffsetFetchRequest);
+                let response = offset_fetch::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::ListGroups => {
+                let request = decode!(ListGroupsRequest);
+                let response = list_groups::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::DescribeGroups => {
+                let request = decode!(DescribeGroupsRequest);
+                let response = describe_groups::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::DeleteGroups => {
+                let request = decode!(DeleteGroupsRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &delete_groups::handle(self, request).await,
+                )
             }
             _ => Outcome::Close("API not served"),
         }

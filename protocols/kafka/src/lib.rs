@@ -37,24 +37,34 @@ mod configs;
 mod connection;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_groups;
 mod describe_topic_partitions;
 mod dispatch;
 mod error;
 mod fetch;
 mod find_coordinator;
 pub mod frame;
+mod group;
+mod heartbeat;
 mod init_producer_id;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod lookup;
 mod metadata;
+mod offset_commit;
+mod offset_fetch;
 mod offset_for_leader_epoch;
 mod precheck;
 mod produce;
 mod produce_legacy;
+mod sync_group;
 mod topic_id;
 pub mod versions;
 
@@ -64,7 +74,8 @@ use hubgate_protocol::{AutoCreate, Limits, Listener, ListenerConfig};
 use hubgate_storage::SharedStorage;
 use tokio_util::sync::CancellationToken;
 
-pub use dispatch::{Handler, Outcome};
+pub use dispatch::{Client, Handler, Outcome};
+pub use group::GroupConfig;
 
 /// How the Kafka front end runs.
 #[derive(Debug, Clone)]
@@ -81,6 +92,8 @@ pub struct KafkaConfig {
     pub limits: Limits,
     /// Accept-loop options.
     pub listener: ListenerConfig,
+    /// Consumer-group coordinator settings.
+    pub groups: GroupConfig,
 }
 
 impl KafkaConfig {
@@ -93,6 +106,7 @@ impl KafkaConfig {
             auto_create: AutoCreate::default(),
             limits: Limits::default(),
             listener: ListenerConfig::new("kafka"),
+            groups: GroupConfig::default(),
         }
     }
 }
@@ -120,10 +134,11 @@ pub async fn serve(
         addr: listener.local_addr().ok(),
         tls: listener.is_tls(),
     };
+    handler.groups.load().await;
     let handler = Arc::new(handler);
     hubgate_protocol::serve(listener, listener_config, shutdown, move |conn, token| {
         let handler = Arc::clone(&handler);
-        async move { connection::run(conn.stream, handler, max_frame, token).await }
+        async move { connection::run(conn.stream, conn.peer, handler, max_frame, token).await }
     })
     .await
 }

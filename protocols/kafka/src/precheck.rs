@@ -219,7 +219,9 @@ macro_rules! array {
 }
 
 /// Every covered (API, version): the versions `versions.rs` advertises, plus
-/// DescribeTopicPartitions v0.
+/// DescribeTopicPartitions v0 and the consumer-group APIs (JoinGroup, Heartbeat, LeaveGroup,
+/// SyncGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups,
+/// OffsetDelete) over the versions `kafka-protocol` decodes.
 static LAYOUTS: &[Layout] = &[
     Layout {
         api: ApiKey::Produce,
@@ -301,6 +303,46 @@ static LAYOUTS: &[Layout] = &[
         ],
     },
     Layout {
+        api: ApiKey::OffsetCommit,
+        min: 2,
+        max: 9,
+        flexible_from: 8,
+        body: &[
+            all(STR),     // group id
+            all(I32),     // generation id or member epoch
+            all(STR),     // member id
+            from(7, STR), // group instance id
+            upto(4, I64), // retention time
+            all(structs![
+                all(STR), // topic
+                // partitions: index, offset, leader epoch, metadata
+                all(structs![all(I32), all(I64), from(6, I32), all(STR)]),
+            ]),
+        ],
+    },
+    Layout {
+        api: ApiKey::OffsetFetch,
+        min: 1,
+        max: 9,
+        flexible_from: 6,
+        body: &[
+            upto(7, STR), // group id
+            // topics (nullable): name, partition indexes
+            upto(7, structs![all(STR), all(array!(I32))]),
+            from(
+                8,
+                structs![
+                    all(STR),     // group id
+                    from(9, STR), // member id
+                    from(9, I32), // member epoch
+                    // topics (nullable): name, partition indexes
+                    all(structs![all(STR), all(array!(I32))]),
+                ],
+            ),
+            from(7, BOOL), // require stable
+        ],
+    },
+    Layout {
         api: ApiKey::FindCoordinator,
         min: 0,
         max: 4,
@@ -309,6 +351,81 @@ static LAYOUTS: &[Layout] = &[
             upto(3, STR),         // key
             from(1, I8),          // key type
             from(4, array!(STR)), // coordinator keys
+        ],
+    },
+    Layout {
+        api: ApiKey::JoinGroup,
+        min: 0,
+        max: 9,
+        flexible_from: 6,
+        body: &[
+            all(STR),                            // group id
+            all(I32),                            // session timeout
+            from(1, I32),                        // rebalance timeout
+            all(STR),                            // member id
+            from(5, STR),                        // group instance id
+            all(STR),                            // protocol type
+            all(structs![all(STR), all(BYTES)]), // protocols: name, metadata
+            from(8, STR),                        // reason
+        ],
+    },
+    Layout {
+        api: ApiKey::Heartbeat,
+        min: 0,
+        max: 4,
+        flexible_from: 4,
+        body: &[
+            all(STR),     // group id
+            all(I32),     // generation id
+            all(STR),     // member id
+            from(3, STR), // group instance id
+        ],
+    },
+    Layout {
+        api: ApiKey::LeaveGroup,
+        min: 0,
+        max: 5,
+        flexible_from: 4,
+        body: &[
+            all(STR),     // group id
+            upto(2, STR), // member id
+            // members: member id, group instance id, reason
+            from(3, structs![all(STR), all(STR), from(5, STR)]),
+        ],
+    },
+    Layout {
+        api: ApiKey::SyncGroup,
+        min: 0,
+        max: 5,
+        flexible_from: 4,
+        body: &[
+            all(STR),                            // group id
+            all(I32),                            // generation id
+            all(STR),                            // member id
+            from(3, STR),                        // group instance id
+            from(5, STR),                        // protocol type
+            from(5, STR),                        // protocol name
+            all(structs![all(STR), all(BYTES)]), // assignments: member id, assignment
+        ],
+    },
+    Layout {
+        api: ApiKey::DescribeGroups,
+        min: 0,
+        max: 5,
+        flexible_from: 5,
+        body: &[
+            all(array!(STR)), // groups
+            from(3, BOOL),    // include authorized operations
+        ],
+    },
+    Layout {
+        api: ApiKey::ListGroups,
+        min: 0,
+        max: 5,
+        flexible_from: 3,
+        body: &[
+            from(4, array!(STR)), // states filter
+            from(5, array!(STR)), // types filter
         ],
     },
     Layout {
@@ -432,6 +549,15 @@ static LAYOUTS: &[Layout] = &[
         ],
     },
     Layout {
+        api: ApiKey::DeleteGroups,
+        min: 0,
+        max: 2,
+        flexible_from: 2,
+        body: &[
+            all(array!(STR)), // group names
+        ],
+    },
+    Layout {
         api: ApiKey::IncrementalAlterConfigs,
         min: 0,
         max: 1,
@@ -444,6 +570,19 @@ static LAYOUTS: &[Layout] = &[
                 all(structs![all(STR), all(I8), all(STR)]),
             ]),
             all(BOOL), // validate only
+        ],
+    },
+    Layout {
+        api: ApiKey::OffsetDelete,
+        min: 0,
+        max: 0,
+        flexible_from: i16::MAX,
+        body: &[
+            all(STR), // group id
+            all(structs![
+                all(STR),                // topic
+                all(structs![all(I32)]), // partitions: index
+            ]),
         ],
     },
     Layout {
@@ -817,6 +956,16 @@ mod tests {
             IncrementalAlterConfigs => IncrementalAlterConfigsRequest,
             DescribeCluster => DescribeClusterRequest,
             DescribeTopicPartitions => DescribeTopicPartitionsRequest,
+            OffsetCommit => OffsetCommitRequest,
+            OffsetFetch => OffsetFetchRequest,
+            JoinGroup => JoinGroupRequest,
+            Heartbeat => HeartbeatRequest,
+            LeaveGroup => LeaveGroupRequest,
+            SyncGroup => SyncGroupRequest,
+            DescribeGroups => DescribeGroupsRequest,
+            ListGroups => ListGroupsRequest,
+            DeleteGroups => DeleteGroupsRequest,
+            OffsetDelete => OffsetDeleteRequest,
         )
         .map_err(|e| e.to_string())?;
         Ok(body.len() - buf.remaining())
@@ -855,7 +1004,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert!(checked > 70, "{checked}");
+        assert!(checked >= 148, "{checked}");
     }
 
     fn too_long(frame: &[u8]) -> bool {
@@ -906,6 +1055,52 @@ mod tests {
         f.extend_from_slice(&1i32.to_be_bytes());
         f.extend_from_slice(&[0, 1, b't']);
         f.extend_from_slice(&(1i32 << 30).to_be_bytes());
+        assert!(too_long(&f));
+    }
+
+    #[test]
+    fn huge_consumer_group_counts_fail() {
+        // JoinGroup v6 up to its protocols: group "g", timeouts, empty member id, null group
+        // instance id, protocol type "consumer".
+        let join_v6 = |protocols: u32| {
+            let mut f = header(ApiKey::JoinGroup, 6);
+            f.extend_from_slice(&[2, b'g']);
+            f.extend_from_slice(&[0; 8]);
+            f.extend_from_slice(&[1, 0]);
+            f.push(9);
+            f.extend_from_slice(b"consumer");
+            uvarint(protocols + 1, &mut f);
+            f.extend_from_slice(&[2, b'r', 2, 0]); // one protocol: "r", one metadata byte
+            f.extend_from_slice(&[0, 0]); // its tagged fields, the body's
+            f
+        };
+        assert_eq!(check(&join_v6(1)), Ok(()));
+        assert!(matches!(
+            check(&join_v6(1000)),
+            Err(Malformed::TooLong {
+                what: "array count",
+                len: 1000,
+                ..
+            })
+        ));
+        // OffsetCommit v2: topic count i32::MAX after group, generation, member, retention.
+        let offset_commit_v2 = |topics: i32| {
+            let mut f = header(ApiKey::OffsetCommit, 2);
+            f.extend_from_slice(&[0, 1, b'g']);
+            f.extend_from_slice(&[0; 4]);
+            f.extend_from_slice(&[0, 0]);
+            f.extend_from_slice(&[0; 8]);
+            f.extend_from_slice(&topics.to_be_bytes());
+            f
+        };
+        assert_eq!(check(&offset_commit_v2(0)), Ok(()));
+        assert!(too_long(&offset_commit_v2(i32::MAX)));
+        // OffsetFetch v8: a group's topic with 2^28 partition indexes, two arrays deep.
+        let mut f = header(ApiKey::OffsetFetch, 8);
+        f.extend_from_slice(&[2, 2, b'g']); // one group "g"
+        f.extend_from_slice(&[2, 2, b't']); // one topic "t"
+        uvarint((1 << 28) + 1, &mut f);
+        f.extend_from_slice(&[0; 16]);
         assert!(too_long(&f));
     }
 
@@ -1009,7 +1204,10 @@ mod tests {
         for (api, version) in [
             (ApiKey::Metadata, 13_i16),
             (ApiKey::Fetch, 3),
-            (ApiKey::JoinGroup, 0),
+            (ApiKey::JoinGroup, 10),
+            (ApiKey::OffsetCommit, 1),
+            (ApiKey::OffsetDelete, 1),
+            (ApiKey::EndTxn, 0),
         ] {
             let mut f = header(ApiKey::ApiVersions, 0);
             f[0..2].copy_from_slice(&(api as i16).to_be_bytes());

@@ -3,8 +3,8 @@
 //! Only what is implemented is listed. Produce is advertised from v0 (old librdkafka enables
 //! gzip/snappy/lz4 only when the range contains v0) but v0–2 (message sets v0/v1) are answered
 //! with UNSUPPORTED_VERSION;
-//! Fetch stops at v12 (v13+ addresses topics by id). No consumer-group API is advertised;
-//! FindCoordinator is (see `find_coordinator`).
+//! Fetch stops at v12 (v13+ addresses topics by id). The classic consumer-group APIs are
+//! advertised; the KIP-848 ones (ConsumerGroupHeartbeat) and the transaction APIs are not.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -41,7 +41,15 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::Fetch, 4, 12),
     api(ApiKey::ListOffsets, 1, 8),
     api(ApiKey::Metadata, 0, 12),
+    api(ApiKey::OffsetCommit, 2, 9),
+    api(ApiKey::OffsetFetch, 1, 9),
     api(ApiKey::FindCoordinator, 0, 4),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::DescribeGroups, 0, 5),
+    api(ApiKey::ListGroups, 0, 5),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::DeleteTopics, 1, 6),
@@ -51,6 +59,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
     api(ApiKey::CreatePartitions, 0, 3),
+    api(ApiKey::DeleteGroups, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::DescribeCluster, 0, 1),
     api(ApiKey::DescribeTopicPartitions, 0, 0),
@@ -83,15 +92,12 @@ mod tests {
     }
 
     #[test]
-    fn no_group_or_transaction_api_is_advertised() {
+    fn no_next_generation_group_or_transaction_api_is_advertised() {
         for key in [
-            ApiKey::JoinGroup,
-            ApiKey::SyncGroup,
-            ApiKey::Heartbeat,
-            ApiKey::OffsetCommit,
-            ApiKey::OffsetFetch,
             ApiKey::ConsumerGroupHeartbeat,
+            ApiKey::ConsumerGroupDescribe,
             ApiKey::EndTxn,
+            ApiKey::TxnOffsetCommit,
         ] {
             assert!(advertised(key).is_none(), "{key:?}");
         }
