@@ -151,9 +151,8 @@ def test_kafka_group_admin_kafka_python(gw, hub_name):
     """kafka-python KafkaAdminClient on a group of two kafka-python members: list_groups and
     describe_groups (state, protocol, members with client ids and decoded assignments),
     list_group_offsets with the commit metadata, remove_group_members (batch LeaveGroup: the
-    member is removed, an unknown one is UNKNOWN_MEMBER_ID), delete_group_offsets
-    (GROUP_SUBSCRIBED_TO_TOPIC while subscribed, removed once empty) and delete_groups
-    (NonEmptyGroupError, OK, GroupIdNotFoundError)."""
+    member is removed, an unknown one is UNKNOWN_MEMBER_ID) and delete_groups
+    (NonEmptyGroupError, OK, GroupIdNotFoundError; the offsets go with the group)."""
     import kafka.errors as Errors
     from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
@@ -169,11 +168,11 @@ def test_kafka_group_admin_kafka_python(gw, hub_name):
         produced = produce_spread(gw.kafka, hub_name, 4, 20, hub_name)
         wait_until(lambda: sum(len(m.values()) for m in members) >= 20, 30, lambda: describe(members))
         for i, m in enumerate(members):
-            commits = {KpTopicPartition(hub_name, p): OffsetAndMetadata(5, f"from-{m.name}", None)
+            commits = {KpTopicPartition(hub_name, p): OffsetAndMetadata(5, f"from-{m.name}", -1)
                        for p in m.snapshot()["assignment"]}
             m.call(lambda c, commits=commits: c.commit(commits))
         # A second group with offsets and no members.
-        admin.alter_group_offsets(empty_group, {KpTopicPartition(hub_name, 1): OffsetAndMetadata(3, "", None)})
+        admin.alter_group_offsets(empty_group, {KpTopicPartition(hub_name, 1): OffsetAndMetadata(3, "", -1)})
 
         groups = {g["group_id"]: g for g in admin.list_groups()}
         assert group in groups and empty_group in groups, groups
@@ -187,7 +186,8 @@ def test_kafka_group_admin_kafka_python(gw, hub_name):
         by_client = {m["client_id"]: m for m in d["members"]}
         for m in members:
             assignment = by_client[m.name]["member_assignment"]
-            partitions = {p for t in assignment.assigned_partitions for p in t.partitions}
+            partitions = {p for t in assignment["assigned_partitions"] for p in t["partitions"]
+                          if t["topic"] == hub_name}
             assert partitions == set(m.snapshot()["assignment"]), (m.name, assignment)
         # Kafka describes an unknown group as Dead with no members, without an error.
         unknown = described[f"unknown-{hub_name}"]
@@ -198,9 +198,6 @@ def test_kafka_group_admin_kafka_python(gw, hub_name):
             p: (5, f"from-{m.name}") for m in members for p in m.snapshot()["assignment"]
         }
         assert {tp.partition: o.offset for tp, o in offsets[empty_group].items()} == {1: 3}
-
-        refused = admin.delete_group_offsets(group, [KpTopicPartition(hub_name, 0)])
-        assert refused == {KpTopicPartition(hub_name, 0): Errors.GroupSubscribedToTopicError}, refused
 
         removal = admin.remove_group_members(group, [
             MemberToRemove(member_id=by_client[members[0].name]["member_id"]),
@@ -217,14 +214,40 @@ def test_kafka_group_admin_kafka_python(gw, hub_name):
 
     wait_until(lambda: admin.describe_groups([group])[group]["group_state"] == "Empty", 15,
                lambda: f"{admin.describe_groups([group])}\n{gw.log()}")
-    assert admin.delete_group_offsets(group, [KpTopicPartition(hub_name, 0)]) == {
-        KpTopicPartition(hub_name, 0): Errors.NoError}
-    remaining = admin.list_group_offsets(group)[group]
-    assert sorted(tp.partition for tp, o in remaining.items() if o.offset >= 0) == [1, 2, 3], remaining
     assert admin.delete_groups([group]) == {group: "OK"}
+    assert admin.list_group_offsets(group)[group] == {}
     assert group not in {g["group_id"] for g in admin.list_groups()}
     assert empty_group not in {g["group_id"] for g in admin.list_groups()}
     admin.close()
+
+
+def test_kafka_group_offset_delete(gw, hub_name):
+    """OffsetDelete (API 47) through kafka-python's delete_group_offsets: refused per partition
+    with GROUP_SUBSCRIBED_TO_TOPIC while a member is subscribed to the topic; once the group is
+    empty the partition's offset is removed and the others stay."""
+    import kafka.errors as Errors
+
+    create_topic(gw.kafka, hub_name, 2)
+    group = f"g-{hub_name}"
+    admin = KafkaAdminClient(bootstrap_servers=gw.kafka)
+    member = KafkaPythonMember(f"{hub_name}-kp", gw.kafka, group, [hub_name])
+    try:
+        wait_until(lambda: covers([member], 2), 30, lambda: describe([member]) + "\n" + gw.log())
+        member.call(lambda c: c.commit({KpTopicPartition(hub_name, p): OffsetAndMetadata(1, "", -1)
+                                        for p in range(2)}))
+        refused = admin.delete_group_offsets(group, [KpTopicPartition(hub_name, 0)])
+        assert refused == {KpTopicPartition(hub_name, 0): Errors.GroupSubscribedToTopicError}, refused
+    finally:
+        member.stop()
+    try:
+        deleted = admin.delete_group_offsets(group, [KpTopicPartition(hub_name, 0)])
+        assert deleted == {KpTopicPartition(hub_name, 0): Errors.NoError}, deleted
+        remaining = admin.list_group_offsets(group)[group]
+        assert {tp.partition: o.offset for tp, o in remaining.items() if o.offset >= 0} == {1: 1}, remaining
+        with pytest.raises(Errors.GroupIdNotFoundError):
+            admin.delete_group_offsets(f"unknown-{hub_name}", [KpTopicPartition(hub_name, 0)])
+    finally:
+        admin.close()
 
 
 def test_kafka_group_commit_metadata_and_leader_epoch_round_trip(gw, hub_name):
@@ -257,17 +280,20 @@ def test_kafka_group_commit_metadata_and_leader_epoch_round_trip(gw, hub_name):
     try:
         tps = [KpTopicPartition(hub_name, p) for p in range(3)]
         kp.assign(tps)
-        kp.commit({tps[0]: OffsetAndMetadata(3, "kafka-python", 0), tps[2]: OffsetAndMetadata(11, "", None)})
+        kp.commit({tps[0]: OffsetAndMetadata(3, "kafka-python", 0), tps[2]: OffsetAndMetadata(11, "", -1)})
         assert kp.committed(tps[0], metadata=True) == OffsetAndMetadata(3, "kafka-python", 0)
         assert kp.committed(tps[1]) is None
-        assert kp.committed(tps[2], metadata=True) == OffsetAndMetadata(11, "", None)
+        assert kp.committed(tps[2], metadata=True) == OffsetAndMetadata(11, "", -1)
     finally:
         kp.close()
 
     kp_admin = KafkaAdminClient(bootstrap_servers=gw.kafka)
     try:
         offsets = kp_admin.list_group_offsets(group)[group]
-        assert offsets[KpTopicPartition(hub_name, 0)] == OffsetAndMetadata(4, "confluent meta ✓", 0)
+        # confluent-kafka sends its metadata string with the C string's terminating NUL
+        # (metadata_size counts it), and the gateway keeps the bytes as sent.
+        stored = offsets[KpTopicPartition(hub_name, 0)]
+        assert stored._replace(metadata=stored.metadata.rstrip("\x00")) == OffsetAndMetadata(4, "confluent meta ✓", 0)
         assert offsets[KpTopicPartition(hub_name, 1)] == OffsetAndMetadata(7, "", 0)
     finally:
         kp_admin.close()
