@@ -527,4 +527,4 @@ fn duration_ms(d: Duration) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests;

@@ -875,4 +875,4 @@ fn update(member: &mut Member, join: &Join, reply: JoinReply, now: Instant) {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests;
