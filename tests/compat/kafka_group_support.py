@@ -106,12 +106,14 @@ class Member:
     # -- called from the poll thread -----------------------------------------------------------
 
     def _assigned(self, partitions):
+        partitions = frozenset(partitions)
         with self.lock:
             self.rounds += 1
             self.assignment = frozenset(partitions)
             self.events.append((time.monotonic(), "assign", frozenset(partitions)))
 
     def _revoked(self, partitions, kind="revoke"):
+        partitions = frozenset(partitions)
         with self.lock:
             self.assignment = self.assignment - frozenset(partitions)
             self.events.append((time.monotonic(), kind, frozenset(partitions)))
@@ -248,6 +250,10 @@ class KafkaPythonMember(Member):
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id=name,
                                       **{**KP_FAST, **config})
         self.consumer.subscribe(list(topics), listener=Listener())
+        # Fetch the topics' metadata before the first join: a leader that has none yet assigns
+        # nothing and rejoins once it arrives, an extra rebalance some tests must not see.
+        for topic in topics:
+            assert self.consumer.partitions_for_topic(topic), f"no metadata for {topic}"
         self.start()
 
     def _run(self):
