@@ -370,17 +370,18 @@ fn hub_config(
 ) -> Result<HubConfig, ConfigError> {
     let defaults = HubConfig::default();
     let invalid = |what: &str| ConfigError::Invalid(format!("hub `{name}`: {what}"));
-    let retention = match spec.retention_ms {
-        None => defaults.retention,
-        Some(-1) => None,
-        Some(ms) if ms > 0 => Some(Duration::from_millis(ms as u64)),
-        Some(_) => return Err(invalid("retention_ms must be positive or -1")),
-    };
-    let retention_bytes = match spec.retention_bytes {
-        None | Some(-1) => None,
-        Some(b) if b > 0 => Some(b as u64),
-        Some(_) => return Err(invalid("retention_bytes must be positive or -1")),
-    };
+    let retention = spec
+        .retention_ms
+        .map(hubgate_storage::retention_from_ms)
+        .transpose()
+        .map_err(|_| invalid("retention_ms must be positive or -1"))?
+        .unwrap_or(defaults.retention);
+    let retention_bytes = spec
+        .retention_bytes
+        .map(hubgate_storage::retention_bytes_from)
+        .transpose()
+        .map_err(|_| invalid("retention_bytes must be positive or -1"))?
+        .unwrap_or(defaults.retention_bytes);
     let config = HubConfig {
         partitions: spec.partitions.unwrap_or(default_partitions),
         retention,

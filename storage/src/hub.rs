@@ -186,6 +186,45 @@ impl HubConfig {
     }
 }
 
+/// A retention limit no hub accepts: see [`retention_from_ms`] and [`retention_bytes_from`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RetentionError {
+    /// Zero, a limit that would delete every record as soon as it is written.
+    #[error("a retention limit of 0 is not accepted: use a positive value, or -1 for unlimited")]
+    Zero,
+    /// A negative value other than -1.
+    #[error("a retention limit of {0} is not accepted: use a positive value, or -1 for unlimited")]
+    Negative(i64),
+}
+
+/// The retention time a configured `retention_ms` (Kafka's `retention.ms`) asks for: `-1`
+/// keeps records forever (`None`), a positive value keeps them that many milliseconds.
+///
+/// # Errors
+/// [`RetentionError::Zero`] for `0`, [`RetentionError::Negative`] below `-1`.
+pub fn retention_from_ms(ms: i64) -> Result<Option<Duration>, RetentionError> {
+    Ok(limit(ms)?.map(Duration::from_millis))
+}
+
+/// The size limit a configured `retention_bytes` (Kafka's `retention.bytes`) asks for: `-1`
+/// leaves a partition unbounded (`None`), a positive value is its limit in bytes.
+///
+/// # Errors
+/// [`RetentionError::Zero`] for `0`, [`RetentionError::Negative`] below `-1`.
+pub fn retention_bytes_from(bytes: i64) -> Result<Option<u64>, RetentionError> {
+    limit(bytes)
+}
+
+/// The one rule behind both retention limits: `-1` is unlimited, otherwise positive.
+fn limit(value: i64) -> Result<Option<u64>, RetentionError> {
+    match u64::try_from(value) {
+        Ok(0) => Err(RetentionError::Zero),
+        Ok(positive) => Ok(Some(positive)),
+        Err(_) if value == -1 => Ok(None),
+        Err(_) => Err(RetentionError::Negative(value)),
+    }
+}
+
 /// A change to a hub's configuration; `None` fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HubUpdate {
@@ -346,5 +385,40 @@ mod tests {
         };
         assert!(c.validate().is_err());
         assert!(HubConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn retention_is_minus_one_for_unlimited_or_positive() {
+        assert_eq!(retention_from_ms(-1), Ok(None));
+        assert_eq!(retention_from_ms(1), Ok(Some(Duration::from_millis(1))));
+        assert_eq!(
+            retention_from_ms(86_400_000),
+            Ok(Some(Duration::from_secs(86_400)))
+        );
+        assert_eq!(
+            retention_from_ms(i64::MAX),
+            Ok(Some(Duration::from_millis(i64::MAX as u64)))
+        );
+        assert_eq!(retention_from_ms(0), Err(RetentionError::Zero));
+        assert_eq!(retention_from_ms(-2), Err(RetentionError::Negative(-2)));
+        assert_eq!(
+            retention_from_ms(i64::MIN),
+            Err(RetentionError::Negative(i64::MIN))
+        );
+    }
+
+    #[test]
+    fn retention_bytes_is_minus_one_for_unbounded_or_positive() {
+        assert_eq!(retention_bytes_from(-1), Ok(None));
+        assert_eq!(retention_bytes_from(1), Ok(Some(1)));
+        assert_eq!(retention_bytes_from(1 << 30), Ok(Some(1 << 30)));
+        assert_eq!(retention_bytes_from(i64::MAX), Ok(Some(i64::MAX as u64)));
+        assert_eq!(retention_bytes_from(0), Err(RetentionError::Zero));
+        assert_eq!(retention_bytes_from(-5), Err(RetentionError::Negative(-5)));
+        assert!(
+            RetentionError::Negative(-5)
+                .to_string()
+                .contains("-1 for unlimited")
+        );
     }
 }

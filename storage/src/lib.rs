@@ -32,7 +32,7 @@ pub use batch::{Compression, EncodeOptions, Limits, RecordBatch, TimestampType};
 pub use error::{Error, Result};
 pub use hub::{
     CleanupPolicy, HubConfig, HubInfo, HubName, HubUpdate, PartitionId, PartitionState,
-    TimestampPolicy,
+    RetentionError, TimestampPolicy, retention_bytes_from, retention_from_ms,
 };
 pub use log::{
     Appended, Capabilities, CommittedOffset, Durability, GroupOffsets, Log, ReadBatches,

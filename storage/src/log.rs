@@ -211,6 +211,9 @@ pub trait GroupOffsets: Send + Sync + fmt::Debug + 'static {
 
     /// Forgets every offset the group committed.
     async fn delete_group_offsets(&self, group: &str) -> Result<()>;
+
+    /// Forgets the group's offsets for these partitions; partitions without one are skipped.
+    async fn delete_offsets(&self, group: &str, partitions: &[PartitionId]) -> Result<()>;
 }
 
 /// Everything a front end needs from storage.

@@ -658,6 +658,16 @@ async fn group_offsets(f: Fixture) {
         log.committed_offsets("g1").await.unwrap(),
         [(pid("a", 0), at(6, Some(4), "m2"))]
     );
+    log.commit_offsets("g1", &[(pid("a", 1), at(9, None, ""))])
+        .await
+        .unwrap();
+    log.delete_offsets("g1", &[pid("a", 1), pid("a", 2)])
+        .await
+        .unwrap();
+    assert_eq!(
+        log.committed_offsets("g1").await.unwrap(),
+        [(pid("a", 0), at(6, Some(4), "m2"))]
+    );
     log.delete_group_offsets("g2").await.unwrap();
     assert_eq!(log.offset_groups().await.unwrap(), ["g1"]);
     assert!(log.committed_offsets("g2").await.unwrap().is_empty());

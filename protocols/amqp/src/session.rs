@@ -23,7 +23,8 @@ use crate::error::{Error, amqp_error};
 use crate::nodes::{self, Node, Routes};
 use crate::{Shared, consume, pad, publish};
 
-/// How long a refused link waits for the client to answer its Detach.
+/// How long a refused link waits for the client to answer its Detach; the session takes no
+/// other attach meanwhile (see [`refuse`]).
 const REFUSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How one link is accepted.
@@ -195,7 +196,7 @@ async fn attach_link(
     match plan(shared, &attach).await {
         Err(error) => {
             debug!(%error, "link refused");
-            return refuse(session, attach, error, links).await;
+            return refuse(session, attach, error, shutdown).await;
         }
         Ok(Plan::Node(node)) => match accept(session, attach, AcceptOptions::default()).await {
             Ok(LinkEndpoint::Receiver(receiver)) => {
@@ -244,36 +245,48 @@ async fn attach_link(
 
 /// Refuses a link the way Service Bus does: attach (echoing source and target, which pyamqp
 /// requires non-null), then detach at once with the error.
+///
+/// The close handshake completes here, before the session takes its next attach: fe2o3 frees
+/// the link's output handle when our Detach goes out and gives it to the next link at once,
+/// but it recognises the client's answering Detach by that handle. Were the handle reused
+/// before the answer came, the session would take the answer for the client closing the new
+/// link and reply with a second Detach on the handle, which rhea rejects as a protocol error.
+/// The wait ends when the client answers, when the session ends (the close then fails at
+/// once), at gateway shutdown, or after [`REFUSE_TIMEOUT`].
 async fn refuse(
     session: &mut ListenerSessionHandle,
     attach: Attach,
     error: Error,
-    links: &mut JoinSet<()>,
+    shutdown: &CancellationToken,
 ) -> bool {
     let amqp = error.to_amqp();
-    match accept(session, attach, AcceptOptions::default()).await {
+    let closed = match accept(session, attach, AcceptOptions::default()).await {
         Ok(LinkEndpoint::Sender(sender)) => {
-            links.spawn(
-                async move {
-                    let _ =
-                        tokio::time::timeout(REFUSE_TIMEOUT, sender.close_with_error(amqp)).await;
-                }
-                .in_current_span(),
-            );
+            bounded_close(sender.close_with_error(amqp), shutdown).await
         }
         Ok(LinkEndpoint::Receiver(receiver)) => {
-            links.spawn(
-                async move {
-                    let _ =
-                        tokio::time::timeout(REFUSE_TIMEOUT, receiver.close_with_error(amqp)).await;
-                }
-                .in_current_span(),
-            );
+            bounded_close(receiver.close_with_error(amqp), shutdown).await
         }
         Err(error) => {
             debug!(%error, "refused link not attached");
             return false;
         }
+    };
+    match closed {
+        Some(Ok(())) => {}
+        Some(Err(error)) => debug!(%error, "refused link's close did not complete"),
+        None => debug!("refused link's close not answered in time"),
     }
     true
+}
+
+/// Runs `close` until it completes, [`REFUSE_TIMEOUT`] passes or `shutdown` fires (`None`).
+async fn bounded_close<T>(
+    close: impl Future<Output = T>,
+    shutdown: &CancellationToken,
+) -> Option<T> {
+    tokio::select! {
+        () = shutdown.cancelled() => None,
+        closed = tokio::time::timeout(REFUSE_TIMEOUT, close) => closed.ok(),
+    }
 }

@@ -4,15 +4,16 @@
 //! "retention_bytes": -1, "cleanup_policy": "delete", "max_message_bytes": 1048588}`;
 //! `-1` means unlimited. `201` with the hub when created, `200` when updated.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hubgate_protocol::Right;
-use hubgate_storage::{CleanupPolicy, HubConfig, HubInfo, HubName, HubUpdate, TimestampPolicy};
+use hubgate_storage::{
+    CleanupPolicy, HubConfig, HubInfo, HubName, HubUpdate, TimestampPolicy, retention_bytes_from,
+    retention_from_ms,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -46,26 +47,17 @@ pub(crate) async fn put_hub(
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::BadRequest(format!("invalid hub settings: {e}")))?
     };
-    let retention = match request.retention_ms {
-        None => None,
-        Some(-1) => Some(None),
-        Some(ms) if ms > 0 => Some(Some(Duration::from_millis(ms as u64))),
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "retention_ms must be positive or -1".into(),
-            ));
-        }
-    };
-    let retention_bytes = match request.retention_bytes {
-        None => None,
-        Some(-1) => Some(None),
-        Some(b) if b > 0 => Some(Some(b as u64)),
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "retention_bytes must be positive or -1".into(),
-            ));
-        }
-    };
+    // `None`: not given; `Some(None)`: -1, unlimited.
+    let retention = request
+        .retention_ms
+        .map(retention_from_ms)
+        .transpose()
+        .map_err(|_| ApiError::BadRequest("retention_ms must be positive or -1".into()))?;
+    let retention_bytes = request
+        .retention_bytes
+        .map(retention_bytes_from)
+        .transpose()
+        .map_err(|_| ApiError::BadRequest("retention_bytes must be positive or -1".into()))?;
     match state.storage.hub(&name).await {
         Ok(_) => {
             let update = HubUpdate {

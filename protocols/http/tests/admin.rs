@@ -45,6 +45,33 @@ async fn create_read_update_delete_a_hub() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "partitions cannot shrink");
     let (status, _, _) = app.send(put(r#"{"partitionz":1}"#)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    for (body, message) in [
+        (
+            r#"{"retention_ms":0}"#,
+            "retention_ms must be positive or -1",
+        ),
+        (
+            r#"{"retention_ms":-2}"#,
+            "retention_ms must be positive or -1",
+        ),
+        (
+            r#"{"retention_bytes":0}"#,
+            "retention_bytes must be positive or -1",
+        ),
+    ] {
+        let (status, _, reply) = app.send(put(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(support::json(&reply)["message"], message, "{body}");
+    }
+    let (status, _, body) = app.send(put(r#"{"retention_bytes":1000}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(support::json(&body)["retention_bytes"], 1000);
+    let (status, _, body) = app.send(put(r#"{"retention_bytes":-1}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        support::json(&body)["retention_bytes"],
+        serde_json::Value::Null
+    );
 
     let delete = || {
         Request::delete("/admin/hubs/adm")

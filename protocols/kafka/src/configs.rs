@@ -7,7 +7,10 @@
 
 use std::time::Duration;
 
-use hubgate_storage::{CleanupPolicy, HubConfig, HubUpdate, TimestampPolicy};
+use hubgate_storage::{
+    CleanupPolicy, HubConfig, HubUpdate, RetentionError, TimestampPolicy, retention_bytes_from,
+    retention_from_ms,
+};
 
 /// Kafka `ConfigSource` values.
 pub(crate) mod source {
@@ -125,24 +128,31 @@ pub(crate) fn set(
 ) -> Result<(), ConfigError> {
     let defaults = HubConfig::default();
     let bad = |what: &str| ConfigError(format!("invalid value {value:?} for {name}: {what}"));
+    let number = |v: &str| v.trim().parse::<i64>().map_err(|_| bad("not a number"));
     match name {
+        // Kafka also accepts 0 (delete at once), which the hub rule refuses: it is let
+        // through here as a zero limit.
         RETENTION_MS => {
             update.retention = Some(match value {
                 None => defaults.retention,
-                Some(v) => match v.trim().parse::<i64>().map_err(|_| bad("not a number"))? {
-                    -1 => None,
-                    ms if ms >= 0 => Some(Duration::from_millis(ms as u64)),
-                    _ => return Err(bad("must be -1 or at least 0")),
+                Some(v) => match retention_from_ms(number(v)?) {
+                    Ok(retention) => retention,
+                    Err(RetentionError::Zero) => Some(Duration::ZERO),
+                    Err(RetentionError::Negative(_)) => {
+                        return Err(bad("must be -1 or at least 0"));
+                    }
                 },
             });
         }
         RETENTION_BYTES => {
             update.retention_bytes = Some(match value {
                 None => defaults.retention_bytes,
-                Some(v) => match v.trim().parse::<i64>().map_err(|_| bad("not a number"))? {
-                    -1 => None,
-                    b if b >= 0 => Some(b as u64),
-                    _ => return Err(bad("must be -1 or at least 0")),
+                Some(v) => match retention_bytes_from(number(v)?) {
+                    Ok(bytes) => bytes,
+                    Err(RetentionError::Zero) => Some(0),
+                    Err(RetentionError::Negative(_)) => {
+                        return Err(bad("must be -1 or at least 0"));
+                    }
                 },
             });
         }
@@ -239,6 +249,19 @@ mod tests {
             ("segment.bytes", "1"),
         ] {
             assert!(set(&mut update, name, Some(value), true).is_err(), "{name}");
+        }
+        // Kafka accepts 0 (delete at once) where the hub rule asks for a positive limit.
+        let mut zero = HubUpdate::default();
+        set(&mut zero, RETENTION_MS, Some("0"), false).unwrap();
+        set(&mut zero, RETENTION_BYTES, Some("0"), false).unwrap();
+        assert_eq!(zero.retention, Some(Some(Duration::ZERO)));
+        assert_eq!(zero.retention_bytes, Some(Some(0)));
+        for name in [RETENTION_MS, RETENTION_BYTES] {
+            let refused = set(&mut zero, name, Some("-2"), false).unwrap_err();
+            assert_eq!(
+                refused.0,
+                format!("invalid value Some(\"-2\") for {name}: must be -1 or at least 0")
+            );
         }
         assert!(set(&mut update, CLEANUP_POLICY, Some("compact"), false).is_err());
         set(&mut update, CLEANUP_POLICY, Some("delete,compact"), true).unwrap();

@@ -10,8 +10,8 @@ use kafka_protocol::messages::{
     DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
     HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest,
     LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-    OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest, RequestHeader, ResponseHeader,
-    SyncGroupRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest,
+    RequestHeader, ResponseHeader, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, decode_request_header_from_buffer};
 use tokio::sync::oneshot;
@@ -22,8 +22,8 @@ use crate::{
     KafkaConfig, alter_configs, api_versions, create_partitions, create_topics, delete_groups,
     delete_records, delete_topics, describe_cluster, describe_configs, describe_groups, fetch,
     find_coordinator, heartbeat, init_producer_id, join_group, leave_group, list_groups,
-    list_offsets, metadata, offset_commit, offset_fetch, offset_for_leader_epoch, produce,
-    produce_legacy, sync_group, versions,
+    list_offsets, metadata, offset_commit, offset_delete, offset_fetch, offset_for_leader_epoch,
+    produce, produce_legacy, sync_group, versions,
 };
 
 /// What to do after handling one request.
@@ -318,6 +318,15 @@ impl Handler {
                 let request = decode!(DescribeGroupsRequest);
                 let response = describe_groups::handle(self, request, version).await;
                 encode(api, version, id, &response)
+            }
+            ApiKey::OffsetDelete => {
+                let request = decode!(OffsetDeleteRequest);
+                encode(
+                    api,
+                    version,
+                    id,
+                    &offset_delete::handle(self, request).await,
+                )
             }
             ApiKey::DeleteGroups => {
                 let request = decode!(DeleteGroupsRequest);

@@ -1,7 +1,5 @@
-//! FindCoordinator (key 10): this broker coordinates every group. It is advertised because
-//! librdkafka enables LZ4 only for brokers that list it (its "Kafka 0.10" marker); the group
-//! APIs themselves are not served, so a client that goes on to JoinGroup finds them missing
-//! from ApiVersions. Transaction coordinators do not exist (transactions are not supported).
+//! FindCoordinator (key 10): this broker coordinates every group (see `group`). Transaction
+//! coordinators do not exist (transactions are not supported): COORDINATOR_NOT_AVAILABLE.
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};

@@ -20,6 +20,10 @@
 //!   `alter_configs` (also incremental), `delete_records`, `describe_cluster`,
 //!   `describe_topic_partitions`; `configs` maps Kafka topic configs onto hub configs and
 //!   `broker_configs` lists this node's (read-only) broker configs.
+//! - `group`: the classic consumer-group coordinator (one actor task per group over a state
+//!   machine without I/O), served by `join_group`, `sync_group`, `heartbeat`, `leave_group`,
+//!   `offset_commit`, `offset_fetch`, `offset_delete`, `list_groups`, `describe_groups` and
+//!   `delete_groups`. Committed offsets are stored through storage's `GroupOffsets`.
 //! - `error`: storage errors mapped to Kafka error codes, once.
 //!
 //! # Data flow
@@ -59,6 +63,7 @@ mod list_offsets;
 mod lookup;
 mod metadata;
 mod offset_commit;
+mod offset_delete;
 mod offset_fetch;
 mod offset_for_leader_epoch;
 mod precheck;

@@ -390,3 +390,98 @@ async fn bad_group_requests_get_kafka_error_codes() {
     assert_eq!(all.topics.len(), 1);
     assert_eq!(all.topics[0].partitions[0].committed_offset, 1);
 }
+
+#[tokio::test]
+async fn offset_delete_spares_topics_the_group_consumes() {
+    let h = handler().await;
+    let delete = |group_id: &str, partitions: Vec<i32>| {
+        use kafka_protocol::messages::offset_delete_request::{
+            OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+        };
+        OffsetDeleteRequest::default()
+            .with_group_id(group(group_id))
+            .with_topics(vec![
+                OffsetDeleteRequestTopic::default()
+                    .with_name(TopicName(s(TOPIC)))
+                    .with_partitions(
+                        partitions
+                            .into_iter()
+                            .map(|p| {
+                                OffsetDeleteRequestPartition::default().with_partition_index(p)
+                            })
+                            .collect(),
+                    ),
+            ])
+    };
+    let commit = |group_id: &str, generation: i32, member: &str| {
+        OffsetCommitRequest::default()
+            .with_group_id(group(group_id))
+            .with_generation_id_or_member_epoch(generation)
+            .with_member_id(s(member))
+            .with_topics(vec![
+                OffsetCommitRequestTopic::default()
+                    .with_name(TopicName(s(TOPIC)))
+                    .with_partitions(
+                        (0..2)
+                            .map(|p| {
+                                OffsetCommitRequestPartition::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(5)
+                            })
+                            .collect(),
+                    ),
+            ])
+    };
+
+    let unknown: OffsetDeleteResponse =
+        call(&h, ApiKey::OffsetDelete, 0, &delete("nobody", vec![0])).await;
+    assert_eq!(unknown.error_code, 69, "GROUP_ID_NOT_FOUND");
+
+    // A group without members: the offsets go.
+    let _: OffsetCommitResponse = call(&h, ApiKey::OffsetCommit, 8, &commit("idle", -1, "")).await;
+    let deleted: OffsetDeleteResponse =
+        call(&h, ApiKey::OffsetDelete, 0, &delete("idle", vec![1, 7])).await;
+    assert_eq!(deleted.error_code, 0);
+    let codes: Vec<i16> = deleted.topics[0]
+        .partitions
+        .iter()
+        .map(|p| p.error_code)
+        .collect();
+    assert_eq!(codes, vec![0, 3]);
+    assert_eq!(fetch_offset(&h, "idle", 8).await.0, -1);
+
+    // A consumer group subscribed to the topic keeps them.
+    let mut subscription = Vec::new();
+    subscription.extend_from_slice(&0i16.to_be_bytes());
+    subscription.extend_from_slice(&1i32.to_be_bytes());
+    subscription.extend_from_slice(&(TOPIC.len() as i16).to_be_bytes());
+    subscription.extend_from_slice(TOPIC.as_bytes());
+    subscription.extend_from_slice(&(-1i32).to_be_bytes());
+    let mut join = join_request("busy", "", 10_000);
+    join.protocols[0].metadata = Bytes::from(subscription);
+    let joined: JoinGroupResponse = call(&h, ApiKey::JoinGroup, 3, &join).await;
+    assert_eq!(joined.error_code, 0);
+    let member = joined.member_id.to_string();
+    let synced: SyncGroupResponse = call(
+        &h,
+        ApiKey::SyncGroup,
+        3,
+        &SyncGroupRequest::default()
+            .with_group_id(group("busy"))
+            .with_generation_id(1)
+            .with_member_id(s(&member)),
+    )
+    .await;
+    assert_eq!(synced.error_code, 0);
+    let committed: OffsetCommitResponse =
+        call(&h, ApiKey::OffsetCommit, 8, &commit("busy", 1, &member)).await;
+    assert_eq!(committed.topics[0].partitions[0].error_code, 0);
+    let refused: OffsetDeleteResponse =
+        call(&h, ApiKey::OffsetDelete, 0, &delete("busy", vec![0])).await;
+    assert_eq!(refused.error_code, 0);
+    assert_eq!(
+        refused.topics[0].partitions[0].error_code, 86,
+        "GROUP_SUBSCRIBED_TO_TOPIC"
+    );
+    assert_eq!(fetch_offset(&h, "busy", 8).await.0, 5);
+}

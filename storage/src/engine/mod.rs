@@ -801,11 +801,26 @@ impl<B: Backend> GroupOffsets for Engine<B> {
     }
 
     async fn delete_group_offsets(&self, group: &str) -> Result<()> {
+        self.forget_offsets(group, |_| true).await
+    }
+
+    async fn delete_offsets(&self, group: &str, partitions: &[PartitionId]) -> Result<()> {
+        self.forget_offsets(group, |p| partitions.contains(p)).await
+    }
+}
+
+impl<B: Backend> Engine<B> {
+    /// Removes the group's offsets for the partitions `which` selects, durably.
+    async fn forget_offsets(
+        &self,
+        group: &str,
+        which: impl Fn(&PartitionId) -> bool,
+    ) -> Result<()> {
         {
             let mut committed = write(&self.committed);
             let keys: Vec<_> = committed
                 .keys()
-                .filter(|(g, _)| g == group)
+                .filter(|(g, p)| g == group && which(p))
                 .cloned()
                 .collect();
             self.backend.remove_offsets(&keys)?;

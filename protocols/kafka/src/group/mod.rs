@@ -91,7 +91,11 @@ enum Command {
     Commit(Commit, oneshot::Sender<Result<(), i16>>),
     Describe(oneshot::Sender<GroupView>),
     Delete(oneshot::Sender<i16>),
+    DeleteOffsets(Vec<PartitionId>, oneshot::Sender<OffsetsDeleted>),
 }
+
+/// The outcome of an OffsetDelete: a group-level error, or one error code per partition.
+pub(crate) type OffsetsDeleted = Result<Vec<i16>, i16>;
 
 /// What ListGroups needs without asking the actor.
 #[derive(Debug, Clone)]
@@ -235,6 +239,31 @@ impl Coordinator {
         match self.inner.storage.delete_group_offsets(group).await {
             Ok(()) => code::NONE,
             Err(e) => storage_code(&e),
+        }
+    }
+
+    /// OffsetDelete: forgets the group's offsets for partitions its members do not consume.
+    pub(crate) async fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: Vec<PartitionId>,
+    ) -> OffsetsDeleted {
+        let count = partitions.len();
+        if let Some(result) = self
+            .inner
+            .call(group, false, |tx| {
+                Command::DeleteOffsets(partitions.clone(), tx)
+            })
+            .await
+        {
+            return result;
+        }
+        if !self.has_stored_offsets(group).await {
+            return Err(code::GROUP_ID_NOT_FOUND);
+        }
+        match self.inner.storage.delete_offsets(group, &partitions).await {
+            Ok(()) => Ok(vec![code::NONE; count]),
+            Err(e) => Err(storage_code(&e)),
         }
     }
 
@@ -499,7 +528,42 @@ async fn apply(
             };
             let _ = reply.send(error);
         }
+        Command::DeleteOffsets(partitions, reply) => {
+            let _ = reply.send(delete_offsets(inner, name, group, offsets, partitions).await);
+        }
     }
+}
+
+async fn delete_offsets(
+    inner: &Inner,
+    name: &str,
+    group: &state::Group,
+    offsets: &Offsets,
+    partitions: Vec<PartitionId>,
+) -> OffsetsDeleted {
+    if !offsets.stored && group.is_vacant() && group.generation() == 0 {
+        return Err(code::GROUP_ID_NOT_FOUND);
+    }
+    let mut errors = Vec::with_capacity(partitions.len());
+    let mut deletable = Vec::new();
+    for partition in partitions {
+        match group.subscribes(partition.hub.as_str()) {
+            None => return Err(code::NON_EMPTY_GROUP),
+            Some(true) => errors.push(code::GROUP_SUBSCRIBED_TO_TOPIC),
+            Some(false) => {
+                errors.push(code::NONE);
+                deletable.push(partition);
+            }
+        }
+    }
+    if !deletable.is_empty() {
+        inner
+            .storage
+            .delete_offsets(name, &deletable)
+            .await
+            .map_err(|e| storage_code(&e))?;
+    }
+    Ok(errors)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -571,6 +571,23 @@ impl Group {
         code::NONE
     }
 
+    /// Whether the group's members subscribe to `topic`: `None` when the group has members but
+    /// is not a consumer group (its metadata cannot be read), as OffsetDelete must know.
+    pub(crate) fn subscribes(&self, topic: &str) -> Option<bool> {
+        if self.members.is_empty() {
+            return Some(false);
+        }
+        if self.protocol_type.as_deref() != Some("consumer") {
+            return None;
+        }
+        let protocol = self.protocol.as_deref().unwrap_or_default();
+        Some(self.members.values().any(|m| {
+            // Unreadable metadata counts as subscribed: offsets are only deleted when sure.
+            subscription_topics(&m.metadata(protocol))
+                .is_none_or(|topics| topics.iter().any(|t| t == topic))
+        }))
+    }
+
     /// Whether an OffsetCommit from `who` at `generation` may be stored: `Ok` or its error code.
     pub(crate) fn check_commit(
         &mut self,
@@ -854,6 +871,23 @@ impl Group {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// The topics of a consumer-protocol subscription (`ConsumerProtocolSubscription`: version,
+/// then the topic names, then fields this does not need). Read by hand rather than with
+/// `kafka-protocol`'s decoder, which reserves memory for the wire's array count before reading.
+fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
+    let mut rest = metadata.get(2..)?; // version
+    let count = i32::from_be_bytes(rest.get(..4)?.try_into().ok()?);
+    rest = &rest[4..];
+    let mut topics = Vec::new();
+    for _ in 0..count.max(0) {
+        let len = usize::try_from(i16::from_be_bytes(rest.get(..2)?.try_into().ok()?)).ok()?;
+        let name = rest.get(2..2 + len)?;
+        topics.push(String::from_utf8_lossy(name).into_owned());
+        rest = &rest[2 + len..];
+    }
+    Some(topics)
 }
 
 fn supports(member: &Member, protocol: &str) -> bool {
