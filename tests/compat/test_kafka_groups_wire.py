@@ -1,0 +1,215 @@
+"""The group coordinator's wire contract, with hand-encoded requests on plain sockets where the
+clients hide it: JoinGroup v0 and v4 (MEMBER_ID_REQUIRED), a follower's SyncGroup waiting for
+the leader's, a member left out of the leader's assignment getting an empty one, Heartbeat
+errors (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID), LeaveGroup v0 and
+INCONSISTENT_GROUP_PROTOCOL."""
+
+import shutil
+import socket
+import struct
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import Gateway
+from kafka_group_support import GROUP_FLAGS
+from kafka_support import _read_exact, _string
+
+JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 11, 12, 13, 14
+ILLEGAL_GENERATION = 22
+INCONSISTENT_GROUP_PROTOCOL = 23
+UNKNOWN_MEMBER_ID = 25
+REBALANCE_IN_PROGRESS = 27
+MEMBER_ID_REQUIRED = 79
+
+
+@pytest.fixture(scope="module")
+def gw():
+    directory = Path(tempfile.mkdtemp(prefix="hubgate-compat-"))
+    gateway = Gateway(directory, GROUP_FLAGS).start()
+    yield gateway
+    gateway.kill()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _bytes(b):
+    return struct.pack(">i", len(b)) + b
+
+
+class Reader:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def take(self, fmt):
+        values = struct.unpack_from(fmt, self.data, self.pos)
+        self.pos += struct.calcsize(fmt)
+        return values if len(values) > 1 else values[0]
+
+    def string(self):
+        n = self.take(">h")
+        if n < 0:
+            return None
+        s = self.data[self.pos : self.pos + n].decode()
+        self.pos += n
+        return s
+
+    def bytes(self):
+        n = self.take(">i")
+        if n < 0:
+            return None
+        b = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return b
+
+
+class Conn:
+    """One connection; requests can be sent now and their answers read later."""
+
+    def __init__(self, bootstrap):
+        host, port = bootstrap.rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=15)
+        self.correlation = 0
+
+    def send(self, api_key, version, body):
+        self.correlation += 1
+        request = struct.pack(">hhi", api_key, version, self.correlation) + _string("wire") + body
+        self.sock.sendall(struct.pack(">i", len(request)) + request)
+        return self.correlation
+
+    def recv(self, correlation, timeout=15):
+        self.sock.settimeout(timeout)
+        size = struct.unpack(">i", _read_exact(self.sock, 4))[0]
+        data = _read_exact(self.sock, size)
+        assert struct.unpack_from(">i", data, 0)[0] == correlation
+        return Reader(data[4:])
+
+    def answered_within(self, timeout):
+        """True when a response starts arriving within `timeout` seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            return bool(self.sock.recv(1, socket.MSG_PEEK))
+        except TimeoutError:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+def join_v0(group, member_id, protocols, session_ms=10000):
+    body = _string(group) + struct.pack(">i", session_ms) + _string(member_id) + _string("consumer")
+    body += struct.pack(">i", len(protocols))
+    for name, metadata in protocols:
+        body += _string(name) + _bytes(metadata)
+    return body
+
+
+def read_join_v0(r):
+    error, generation = r.take(">hi")
+    protocol, leader, member_id = r.string(), r.string(), r.string()
+    members = {}
+    for _ in range(r.take(">i")):
+        m = r.string()
+        members[m] = r.bytes()
+    return {"error": error, "generation": generation, "protocol": protocol, "leader": leader,
+            "member_id": member_id, "members": members}
+
+
+def sync_v0(group, generation, member_id, assignments):
+    body = _string(group) + struct.pack(">i", generation) + _string(member_id)
+    body += struct.pack(">i", len(assignments))
+    for m, a in assignments.items():
+        body += _string(m) + _bytes(a)
+    return body
+
+
+def read_sync_v0(r):
+    error = r.take(">h")
+    return error, r.bytes()
+
+
+def heartbeat(conn, group, generation, member_id):
+    c = conn.send(HEARTBEAT, 0, _string(group) + struct.pack(">i", generation) + _string(member_id))
+    return conn.recv(c).take(">h")
+
+
+def test_kafka_group_wire_join_sync_heartbeat_leave(gw, hub_name):
+    """Two members speak JoinGroup/SyncGroup/Heartbeat/LeaveGroup v0: the second member's join
+    puts the first in REBALANCE_IN_PROGRESS; in generation 2 the follower's SyncGroup waits
+    until the leader's arrives, and the follower, left out of the leader's assignment, gets an
+    empty one; stale generations are ILLEGAL_GENERATION, unknown members UNKNOWN_MEMBER_ID; a
+    LeaveGroup sends the remaining member into a rebalance."""
+    group = f"g-{hub_name}"
+    protocols = [("range", b"meta-a")]
+    a, b = Conn(gw.kafka), Conn(gw.kafka)
+    try:
+        first = read_join_v0(a.recv(a.send(JOIN_GROUP, 0, join_v0(group, "", protocols))))
+        assert first["error"] == 0 and first["generation"] == 1, first
+        member_a = first["member_id"]
+        assert first["leader"] == member_a and first["members"] == {member_a: b"meta-a"}, first
+        assert read_sync_v0(a.recv(a.send(SYNC_GROUP, 0, sync_v0(group, 1, member_a, {member_a: b"A1"})))) == (0, b"A1")
+        assert heartbeat(a, group, 1, member_a) == 0
+
+        # B joins: its JoinGroup waits for A, which hears of the rebalance from its heartbeat.
+        b_join = b.send(JOIN_GROUP, 0, join_v0(group, "", [("range", b"meta-b")]))
+        assert not b.answered_within(0.5), "the new member's JoinGroup did not wait for the rebalance"
+        assert heartbeat(a, group, 1, member_a) == REBALANCE_IN_PROGRESS
+        a_join = read_join_v0(a.recv(a.send(JOIN_GROUP, 0, join_v0(group, member_a, protocols))))
+        b_joined = read_join_v0(b.recv(b_join))
+        assert a_join["error"] == 0 and b_joined["error"] == 0, (a_join, b_joined)
+        assert a_join["generation"] == b_joined["generation"] == 2, (a_join, b_joined)
+        member_b = b_joined["member_id"]
+        assert a_join["leader"] == b_joined["leader"] and a_join["leader"] in (member_a, member_b)
+        joined = {member_a: a_join, member_b: b_joined}
+        leader_id = a_join["leader"]
+        follower_id = member_b if leader_id == member_a else member_a
+        assert joined[leader_id]["members"] == {member_a: b"meta-a", member_b: b"meta-b"}
+        assert joined[follower_id]["members"] == {}, "only the leader gets the member list"
+        conns = {member_a: a, member_b: b}
+        leader, follower = conns[leader_id], conns[follower_id]
+
+        # The follower asks first and waits; the leader's assignment leaves it out.
+        f_sync = follower.send(SYNC_GROUP, 0, sync_v0(group, 2, follower_id, {}))
+        assert not follower.answered_within(0.5), "the follower's SyncGroup did not wait for the leader"
+        leader_sync = leader.recv(leader.send(SYNC_GROUP, 0, sync_v0(group, 2, leader_id, {leader_id: b"L2"})))
+        assert read_sync_v0(leader_sync) == (0, b"L2")
+        assert read_sync_v0(follower.recv(f_sync)) == (0, b""), "a member left out must get an empty assignment"
+
+        assert heartbeat(leader, group, 2, leader_id) == 0
+        assert heartbeat(follower, group, 1, follower_id) == ILLEGAL_GENERATION
+        assert heartbeat(follower, group, 2, "no-such-member") == UNKNOWN_MEMBER_ID
+
+        # A member with no protocol in common with the group is refused.
+        other = read_join_v0(a.recv(a.send(JOIN_GROUP, 0, join_v0(group, "", [("roundrobin", b"x")]))))
+        assert other["error"] == INCONSISTENT_GROUP_PROTOCOL, other
+
+        c = follower.send(LEAVE_GROUP, 0, _string(group) + _string(follower_id))
+        assert follower.recv(c).take(">h") == 0
+        assert heartbeat(leader, group, 2, leader_id) == REBALANCE_IN_PROGRESS
+        again = read_join_v0(leader.recv(leader.send(JOIN_GROUP, 0, join_v0(group, leader_id, protocols))))
+        assert (again["error"], again["generation"], again["members"]) == (0, 3, {leader_id: joined[leader_id]["members"][leader_id]})
+    finally:
+        a.close()
+        b.close()
+
+
+def test_kafka_group_wire_join_v4_requires_member_id(gw, hub_name):
+    """JoinGroup v4 with an empty member id is answered MEMBER_ID_REQUIRED with the id to use;
+    joining again with it succeeds with that id."""
+    group = f"g-{hub_name}"
+    conn = Conn(gw.kafka)
+
+    def join_v4(member_id):
+        body = _string(group) + struct.pack(">ii", 10000, 30000) + _string(member_id) + _string("consumer")
+        body += struct.pack(">i", 1) + _string("range") + _bytes(b"m")
+        r = conn.recv(conn.send(JOIN_GROUP, 4, body))
+        _throttle, error, generation = r.take(">ihi")
+        protocol, leader, member = r.string(), r.string(), r.string()
+        return error, generation, protocol, leader, member
+
+    try:
+        error, _generation, _protocol, _leader, member = join_v4("")
+        assert error == MEMBER_ID_REQUIRED and member, (error, member)
+        assert join_v4(member) == (0, 1, "range", member, member)
+    finally:
+        conn.close()
