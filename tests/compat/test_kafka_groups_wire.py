@@ -213,3 +213,52 @@ def test_kafka_group_wire_join_v4_requires_member_id(gw, hub_name):
         assert join_v4(member) == (0, 1, "range", member, member)
     finally:
         conn.close()
+
+
+def test_kafka_group_wire_session_timeout_bounds(start_gateway, hub_name):
+    """JoinGroup session timeouts outside --kafka-group-min/max-session-timeout-ms are refused
+    with INVALID_SESSION_TIMEOUT; the bounds themselves are accepted."""
+    gateway = start_gateway("--kafka-group-initial-rebalance-delay-ms", "0",
+                            "--kafka-group-min-session-timeout-ms", "2000",
+                            "--kafka-group-max-session-timeout-ms", "20000")
+    conn = Conn(gateway.kafka)
+    try:
+        for session_ms, expected in ((1999, 26), (20001, 26), (2000, 0)):
+            group = f"g{session_ms}-{hub_name}"
+            r = conn.recv(conn.send(JOIN_GROUP, 0, join_v0(group, "", [("range", b"m")], session_ms)))
+            assert read_join_v0(r)["error"] == expected, (session_ms, expected)
+        r = conn.recv(conn.send(JOIN_GROUP, 0, join_v0(f"gmax-{hub_name}", "", [("range", b"m")], 20000)))
+        assert read_join_v0(r)["error"] == 0
+    finally:
+        conn.close()
+
+
+def test_kafka_group_wire_member_missing_the_rebalance_timeout_is_dropped(gw, hub_name):
+    """A member that does not rejoin within the rebalance timeout (1 s, JoinGroup v1) is
+    dropped when the join phase ends: the new generation goes on without it and its next
+    heartbeat is UNKNOWN_MEMBER_ID."""
+    import time
+
+    group = f"g-{hub_name}"
+
+    def join_v1(member_id, metadata):
+        body = _string(group) + struct.pack(">ii", 10000, 1000) + _string(member_id) + _string("consumer")
+        return body + struct.pack(">i", 1) + _string("range") + _bytes(metadata)
+
+    a, b = Conn(gw.kafka), Conn(gw.kafka)
+    try:
+        first = read_join_v0(a.recv(a.send(JOIN_GROUP, 1, join_v1("", b"a"))))
+        member_a = first["member_id"]
+        assert (first["error"], first["generation"]) == (0, 1), first
+        assert read_sync_v0(a.recv(a.send(SYNC_GROUP, 0, sync_v0(group, 1, member_a, {member_a: b"A"})))) == (0, b"A")
+        started = time.monotonic()
+        second = read_join_v0(b.recv(b.send(JOIN_GROUP, 1, join_v1("", b"b"))))
+        waited = time.monotonic() - started
+        member_b = second["member_id"]
+        assert (second["error"], second["generation"], second["leader"]) == (0, 2, member_b), second
+        assert second["members"] == {member_b: b"b"}, second
+        assert 0.8 <= waited < 5, f"the join phase ended after {waited:.2f} s, not at the 1 s rebalance timeout"
+        assert heartbeat(a, group, 1, member_a) == UNKNOWN_MEMBER_ID
+    finally:
+        a.close()
+        b.close()
