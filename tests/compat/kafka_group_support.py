@@ -105,12 +105,12 @@ class Member:
 
     # -- called from the poll thread -----------------------------------------------------------
 
-    def _assigned(self, partitions):
+    def _assigned(self, partitions, incremental=False):
         partitions = frozenset(partitions)
         with self.lock:
             self.rounds += 1
-            self.assignment = frozenset(partitions)
-            self.events.append((time.monotonic(), "assign", frozenset(partitions)))
+            self.assignment = (self.assignment | partitions) if incremental else partitions
+            self.events.append((time.monotonic(), "assign", partitions))
 
     def _revoked(self, partitions, kind="revoke"):
         partitions = frozenset(partitions)
@@ -208,9 +208,11 @@ class ConfluentMember(Member):
         self.config = {"bootstrap.servers": bootstrap, "group.id": group, "client.id": name,
                        **CONFLUENT_FAST, **config}
         self.consumer = Consumer(self.config)
+        # With cooperative-sticky, callbacks carry only the partitions added or taken away.
+        incremental = self.config.get("partition.assignment.strategy") == "cooperative-sticky"
         self.consumer.subscribe(
             list(topics),
-            on_assign=lambda c, ps: self._assigned(p.partition for p in ps),
+            on_assign=lambda c, ps: self._assigned((p.partition for p in ps), incremental),
             on_revoke=lambda c, ps: self._revoked(p.partition for p in ps),
             on_lost=lambda c, ps: self._revoked((p.partition for p in ps), "lost"),
         )

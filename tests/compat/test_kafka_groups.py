@@ -103,6 +103,32 @@ def test_kafka_group_confluent_members_share_partitions(gw, hub_name, count, str
         stop_all(members)
 
 
+def test_kafka_group_cooperative_sticky_moves_only_what_it_must(gw, hub_name):
+    """librdkafka's cooperative-sticky assignor over the classic protocol: when a second member
+    joins, the first gives up only the partitions that move (never its whole assignment), the
+    two end up with 2 partitions each, and records produced afterwards are consumed once."""
+    create_topic(gw.kafka, hub_name, 4)
+    group = f"g-{hub_name}"
+    cfg = {"partition.assignment.strategy": "cooperative-sticky"}
+    first = ConfluentMember(f"{hub_name}-m0", gw.kafka, group, [hub_name], **cfg)
+    members = [first]
+    try:
+        wait_until(lambda: covers([first], 4), 30, lambda: describe([first]) + "\n" + gw.log())
+        members.append(ConfluentMember(f"{hub_name}-m1", gw.kafka, group, [hub_name], **cfg))
+        wait_until(lambda: covers(members, 4), 30,
+                   lambda: "the group did not settle:\n" + describe(members) + "\n" + gw.log())
+        assert sorted(len(m.snapshot()["assignment"]) for m in members) == [2, 2], describe(members)
+        events = [(kind, len(ps)) for _, kind, ps in first.snapshot()["events"]]
+        assert ("revoke", 4) not in events and ("lost", 4) not in events, describe(members)
+        assert ("revoke", 2) in events, describe(members)
+        rounds = [m.snapshot()["rounds"] for m in members]
+        produced = produce_spread(gw.kafka, hub_name, 4, 40, hub_name)
+        wait_until(lambda: received(members, produced) >= 40, 30, lambda: describe(members))
+        assert_exactly_once(members, produced, rounds)
+    finally:
+        stop_all(members)
+
+
 def test_kafka_group_killed_member_partitions_move_to_survivors(gw, hub_name):
     """A member in a subprocess is SIGKILLed (no LeaveGroup): once its 2 s session times out,
     the two survivors split all partitions between them and consume the records produced to

@@ -96,6 +96,10 @@ def test_kafka_group_admin_confluent(gw, hub_name):
         assert listing is not None, f"{group} not listed"
         assert listing.state == ConsumerGroupState.STABLE, listing.state
         assert listing.is_simple_consumer_group is False
+        stable = admin.list_consumer_groups(states={ConsumerGroupState.STABLE}).result(timeout=20)
+        assert group in {g.group_id for g in stable.valid}
+        empty = admin.list_consumer_groups(states={ConsumerGroupState.EMPTY}).result(timeout=20)
+        assert group not in {g.group_id for g in empty.valid}
 
         description = admin.describe_consumer_groups([group])[group].result(timeout=20)
         assert description.group_id == group
@@ -177,6 +181,14 @@ def test_kafka_group_admin_kafka_python(gw, hub_name):
         groups = {g["group_id"]: g for g in admin.list_groups()}
         assert group in groups and empty_group in groups, groups
         assert groups[group]["protocol_type"] == "consumer"
+        # ListGroups v4 filters by state, v5 by type (all of hubgate's groups are classic).
+        stable = {g["group_id"] for g in admin.list_groups(states_filter=["Stable"])}
+        empty = {g["group_id"] for g in admin.list_groups(states_filter=["Empty"])}
+        assert group in stable and empty_group not in stable, stable
+        assert empty_group in empty and group not in empty, empty
+        classic = {g["group_id"] for g in admin.list_groups(types_filter=["classic"])}
+        assert {group, empty_group} <= classic, classic
+        assert not admin.list_groups(types_filter=["consumer"]), "no group uses the KIP-848 protocol"
 
         described = admin.describe_groups([group, f"unknown-{hub_name}"])
         d = described[group]
