@@ -233,6 +233,38 @@ def test_kafka_group_admin_kafka_python(gw, hub_name):
     admin.close()
 
 
+def test_kafka_group_admin_removes_static_member_by_instance_id(gw, hub_name):
+    """kafka-python's remove_group_members with a `group.instance.id` (batch LeaveGroup v3+):
+    the static member is removed (an unknown instance id is UNKNOWN_MEMBER_ID), the consumer
+    finds out and joins again under a new member id with the same instance id."""
+    import kafka.errors as Errors
+
+    create_topic(gw.kafka, hub_name, 2)
+    group = f"g-{hub_name}"
+    instance = f"{hub_name}-static"
+    admin = KafkaAdminClient(bootstrap_servers=gw.kafka)
+    member = ConfluentMember(f"{hub_name}-m", gw.kafka, group, [hub_name],
+                             **{"group.instance.id": instance, "heartbeat.interval.ms": 300})
+    try:
+        wait_until(lambda: covers([member], 2), 30, lambda: describe([member]) + "\n" + gw.log())
+        (before,) = admin.describe_groups([group])[group]["members"]
+        assert before["group_instance_id"] == instance, before
+        removal = admin.remove_group_members(group, [MemberToRemove(group_instance_id=instance),
+                                                     MemberToRemove(group_instance_id="nobody")])
+        assert removal == {instance: Errors.NoError, "nobody": Errors.UnknownMemberIdError}, removal
+
+        def rejoined():
+            d = admin.describe_groups([group])[group]
+            return (d["group_state"] == "Stable" and len(d["members"]) == 1
+                    and d["members"][0]["member_id"] != before["member_id"] and d["members"][0])
+
+        after = wait_until(rejoined, 20, lambda: f"{admin.describe_groups([group])}\n{describe([member])}\n{gw.log()}")
+        assert after["group_instance_id"] == instance, after
+    finally:
+        member.stop()
+        admin.close()
+
+
 def test_kafka_group_offset_delete(gw, hub_name):
     """OffsetDelete (API 47) through kafka-python's delete_group_offsets: refused per partition
     with GROUP_SUBSCRIBED_TO_TOPIC while a member is subscribed to the topic; once the group is
