@@ -262,3 +262,65 @@ def test_kafka_group_wire_member_missing_the_rebalance_timeout_is_dropped(gw, hu
     finally:
         a.close()
         b.close()
+
+
+def offset_commit_v2(conn, group, generation, member_id, topic, offsets):
+    """OffsetCommit v2 of {partition: (offset, metadata)}: {partition: error code}."""
+    body = _string(group) + struct.pack(">i", generation) + _string(member_id) + struct.pack(">q", -1)
+    body += struct.pack(">i", 1) + _string(topic) + struct.pack(">i", len(offsets))
+    for partition, (offset, metadata) in offsets.items():
+        body += struct.pack(">iq", partition, offset) + _string(metadata)
+    r = conn.recv(conn.send(8, 2, body))
+    assert r.take(">i") == 1 and r.string() == topic
+    errors = {}
+    for _ in range(r.take(">i")):
+        partition, error = r.take(">ih")
+        errors[partition] = error
+    return errors
+
+
+def offset_fetch_v1(conn, group, topic, partitions):
+    """OffsetFetch v1: {partition: (offset, metadata, error)}."""
+    body = _string(group) + struct.pack(">i", 1) + _string(topic) + struct.pack(">i", len(partitions))
+    body += b"".join(struct.pack(">i", p) for p in partitions)
+    r = conn.recv(conn.send(9, 1, body))
+    assert r.take(">i") == 1 and r.string() == topic
+    out = {}
+    for _ in range(r.take(">i")):
+        partition, offset = r.take(">iq")
+        metadata = r.string()
+        out[partition] = (offset, metadata, r.take(">h"))
+    return out
+
+
+def test_kafka_group_wire_offset_commit_rules(gw, hub_name):
+    """OffsetCommit v2 / OffsetFetch v1 on raw requests, with Kafka's rules for who may commit:
+    the member of the current generation may; a wrong generation is ILLEGAL_GENERATION, an
+    unknown member UNKNOWN_MEMBER_ID, and a commit from outside group management (generation -1,
+    no member id) UNKNOWN_MEMBER_ID while the group has members but accepted once it is empty;
+    a partition the topic does not have is UNKNOWN_TOPIC_OR_PARTITION."""
+    from kafka_group_support import create_topic
+
+    create_topic(gw.kafka, hub_name, 2)
+    group = f"g-{hub_name}"
+    conn = Conn(gw.kafka)
+    try:
+        joined = read_join_v0(conn.recv(conn.send(JOIN_GROUP, 0, join_v0(group, "", [("range", b"m")]))))
+        member, generation = joined["member_id"], joined["generation"]
+        assert read_sync_v0(conn.recv(conn.send(SYNC_GROUP, 0, sync_v0(group, generation, member, {member: b"a"}))))[0] == 0
+
+        assert offset_commit_v2(conn, group, generation, member, hub_name, {0: (5, "five"), 1: (6, "")}) == {0: 0, 1: 0}
+        assert offset_commit_v2(conn, group, generation + 6, member, hub_name, {0: (9, "")}) == {0: ILLEGAL_GENERATION}
+        assert offset_commit_v2(conn, group, generation, "intruder", hub_name, {0: (9, "")}) == {0: UNKNOWN_MEMBER_ID}
+        assert offset_commit_v2(conn, group, -1, "", hub_name, {0: (9, "")}) == {0: UNKNOWN_MEMBER_ID}
+        assert offset_commit_v2(conn, group, generation, member, hub_name, {99: (1, "")}) == {99: 3}
+        assert offset_fetch_v1(conn, group, hub_name, [0, 1]) == {0: (5, "five", 0), 1: (6, "", 0)}
+
+        c = conn.send(LEAVE_GROUP, 0, _string(group) + _string(member))
+        assert conn.recv(c).take(">h") == 0
+        assert offset_commit_v2(conn, group, -1, "", hub_name, {0: (7, "admin")}) == {0: 0}
+        assert offset_fetch_v1(conn, group, hub_name, [0, 1]) == {0: (7, "admin", 0), 1: (6, "", 0)}
+        # No commit for a group nobody used: offset -1, no error.
+        assert offset_fetch_v1(conn, f"none-{hub_name}", hub_name, [0]) == {0: (-1, "", 0)}
+    finally:
+        conn.close()
