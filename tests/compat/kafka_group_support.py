@@ -201,9 +201,19 @@ async def _serve_async(member, client):
 class ConfluentMember(Member):
     """A confluent-kafka Consumer subscribed to `topics` in `group`."""
 
-    def __init__(self, name, bootstrap, group, topics, **config):
+    def __init__(self, name, bootstrap, group, topics, commit_on_revoke=False, **config):
         super().__init__(name)
-        from confluent_kafka import Consumer
+        from confluent_kafka import Consumer, KafkaError, KafkaException
+
+        def on_revoke(consumer, partitions):
+            if commit_on_revoke and partitions:
+                # The usual pattern: commit what was consumed before giving partitions up.
+                try:
+                    consumer.commit(asynchronous=False)
+                except KafkaException as e:
+                    if e.args[0].code() != KafkaError._NO_OFFSET:
+                        self._error(e.args[0])
+            self._revoked(p.partition for p in partitions)
 
         self.config = {"bootstrap.servers": bootstrap, "group.id": group, "client.id": name,
                        **CONFLUENT_FAST, **config}
@@ -213,7 +223,7 @@ class ConfluentMember(Member):
         self.consumer.subscribe(
             list(topics),
             on_assign=lambda c, ps: self._assigned((p.partition for p in ps), incremental),
-            on_revoke=lambda c, ps: self._revoked(p.partition for p in ps),
+            on_revoke=on_revoke,
             on_lost=lambda c, ps: self._revoked((p.partition for p in ps), "lost"),
         )
         self.start()

@@ -129,6 +129,55 @@ def test_kafka_group_cooperative_sticky_moves_only_what_it_must(gw, hub_name):
         stop_all(members)
 
 
+def test_kafka_group_commit_on_revoke_hands_over_without_duplicates(gw, hub_name):
+    """While records keep arriving, a second and then a third member join a group whose members
+    commit synchronously when partitions are revoked (the usual pattern): every record is
+    consumed exactly once across the rebalances, because the commits made while the group
+    rebalances are accepted and the next owner starts at them."""
+    from confluent_kafka import Producer
+
+    create_topic(gw.kafka, hub_name, 4)
+    group = f"g-{hub_name}"
+    total = 300
+    producer = Producer({"bootstrap.servers": gw.kafka, "linger.ms": 0})
+    errors = []
+    stop = threading.Event()
+
+    def produce():
+        for i in range(total):
+            producer.produce(hub_name, value=f"{hub_name}-{i}".encode(), partition=i % 4,
+                             on_delivery=lambda err, msg: errors.append(err) if err else None)
+            producer.poll(0)
+            if stop.wait(0.01):
+                break
+        producer.flush(20)
+
+    members = [ConfluentMember(f"{hub_name}-m0", gw.kafka, group, [hub_name], commit_on_revoke=True)]
+    feeder = threading.Thread(target=produce, daemon=True)
+    try:
+        wait_until(lambda: covers(members, 4), 30, lambda: describe(members) + "\n" + gw.log())
+        feeder.start()
+        for i in (1, 2):
+            wait_until(lambda: sum(len(m.values()) for m in members) >= 60 * i, 30, lambda: describe(members))
+            members.append(ConfluentMember(f"{hub_name}-m{i}", gw.kafka, group, [hub_name], commit_on_revoke=True))
+            wait_until(lambda: covers(members, 4), 30,
+                       lambda: "the group did not settle:\n" + describe(members) + "\n" + gw.log())
+        feeder.join(30)
+        assert not errors, errors
+        expected = {f"{hub_name}-{i}".encode() for i in range(total)}
+        wait_until(lambda: {v for m in members for v in m.values()} >= expected, 30,
+                   lambda: f"{len(expected - {v for m in members for v in m.values()})} records missing\n"
+                   + describe(members))
+        values = [v for m in members for v in m.values()]
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        assert not duplicates, f"{len(duplicates)} records consumed twice, e.g. {duplicates[:5]}:\n{describe(members)}"
+        assert not [e for m in members for e in m.snapshot()["errors"]], describe(members)
+        assert all(m.snapshot()["rounds"] >= 1 for m in members)
+    finally:
+        stop.set()
+        stop_all(members)
+
+
 def test_kafka_group_killed_member_partitions_move_to_survivors(gw, hub_name):
     """A member in a subprocess is SIGKILLed (no LeaveGroup): once its 2 s session times out,
     the two survivors split all partitions between them and consume the records produced to
