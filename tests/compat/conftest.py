@@ -180,6 +180,19 @@ def gateway():
     shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def group_gateway():
+    """One gateway per test module for consumer-group tests: no initial rebalance delay, and
+    session timeouts from 1 s, so rebalances take as long as the clients make them."""
+    from kafka_group_support import GROUP_FLAGS
+
+    directory = Path(tempfile.mkdtemp(prefix="hubgate-compat-"))
+    gw = Gateway(directory, GROUP_FLAGS).start()
+    yield gw
+    gw.kill()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture
 def hub_name(request) -> str:
     """A hub (topic) name unique to this test."""

@@ -394,6 +394,14 @@ def covers(members, partitions):
     return sum(len(a) for a in held) == len(union) and union == frozenset(range(partitions))
 
 
+def stop_all(members):
+    """Asks every member to stop, then waits for each (so they leave in parallel)."""
+    for m in members:
+        m.request_stop()
+    for m in members:
+        m.join()
+
+
 def describe(members):
     """The members' assignments and event lists, for assertion messages."""
     lines = []

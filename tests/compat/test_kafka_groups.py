@@ -11,18 +11,14 @@ start together into one generation.
 """
 
 import json
-import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from conftest import Gateway
 from kafka_group_support import (
     CONFLUENT_FAST,
     GROUP_FLAGS,
@@ -34,25 +30,9 @@ from kafka_group_support import (
     create_topic,
     describe,
     produce_spread,
+    stop_all,
     wait_until,
 )
-
-
-@pytest.fixture(scope="module")
-def gw():
-    """A gateway without the initial rebalance delay, accepting session timeouts from 1 s."""
-    directory = Path(tempfile.mkdtemp(prefix="hubgate-compat-"))
-    gateway = Gateway(directory, GROUP_FLAGS).start()
-    yield gateway
-    gateway.kill()
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def stop_all(members):
-    for m in members:
-        m.request_stop()
-    for m in members:
-        m.join()
 
 
 def assert_exactly_once(members, produced, rounds_before=None):
@@ -79,23 +59,23 @@ def received(members, produced):
 
 
 @pytest.mark.parametrize("count,strategy", [(2, "range"), (3, "roundrobin")])
-def test_kafka_group_confluent_members_share_partitions(gw, hub_name, count, strategy):
+def test_kafka_group_confluent_members_share_partitions(group_gateway, hub_name, count, strategy):
     """`count` confluent-kafka consumers in one group split a 6-partition topic evenly, each
     partition held by exactly one member; every record produced afterwards reaches exactly one
     member, the one holding its partition, and nobody is rebalanced while consuming."""
-    create_topic(gw.kafka, hub_name, 6)
+    create_topic(group_gateway.kafka, hub_name, 6)
     group = f"g-{hub_name}"
     members = [
-        ConfluentMember(f"{hub_name}-m{i}", gw.kafka, group, [hub_name],
+        ConfluentMember(f"{hub_name}-m{i}", group_gateway.kafka, group, [hub_name],
                         **{"partition.assignment.strategy": strategy})
         for i in range(count)
     ]
     try:
         wait_until(lambda: covers(members, 6), 30,
-                   lambda: "the group did not settle:\n" + describe(members) + "\n" + gw.log())
+                   lambda: "the group did not settle:\n" + describe(members) + "\n" + group_gateway.log())
         assert sorted(len(m.snapshot()["assignment"]) for m in members) == [6 // count] * count, describe(members)
         rounds = [m.snapshot()["rounds"] for m in members]
-        produced = produce_spread(gw.kafka, hub_name, 6, 120, hub_name)
+        produced = produce_spread(group_gateway.kafka, hub_name, 6, 120, hub_name)
         wait_until(lambda: received(members, produced) >= 120, 30,
                    lambda: f"consumed {received(members, produced)} of 120:\n" + describe(members))
         assert_exactly_once(members, produced, rounds)
@@ -103,43 +83,43 @@ def test_kafka_group_confluent_members_share_partitions(gw, hub_name, count, str
         stop_all(members)
 
 
-def test_kafka_group_cooperative_sticky_moves_only_what_it_must(gw, hub_name):
+def test_kafka_group_cooperative_sticky_moves_only_what_it_must(group_gateway, hub_name):
     """librdkafka's cooperative-sticky assignor over the classic protocol: when a second member
     joins, the first gives up only the partitions that move (never its whole assignment), the
     two end up with 2 partitions each, and records produced afterwards are consumed once."""
-    create_topic(gw.kafka, hub_name, 4)
+    create_topic(group_gateway.kafka, hub_name, 4)
     group = f"g-{hub_name}"
     cfg = {"partition.assignment.strategy": "cooperative-sticky"}
-    first = ConfluentMember(f"{hub_name}-m0", gw.kafka, group, [hub_name], **cfg)
+    first = ConfluentMember(f"{hub_name}-m0", group_gateway.kafka, group, [hub_name], **cfg)
     members = [first]
     try:
-        wait_until(lambda: covers([first], 4), 30, lambda: describe([first]) + "\n" + gw.log())
-        members.append(ConfluentMember(f"{hub_name}-m1", gw.kafka, group, [hub_name], **cfg))
+        wait_until(lambda: covers([first], 4), 30, lambda: describe([first]) + "\n" + group_gateway.log())
+        members.append(ConfluentMember(f"{hub_name}-m1", group_gateway.kafka, group, [hub_name], **cfg))
         wait_until(lambda: covers(members, 4), 30,
-                   lambda: "the group did not settle:\n" + describe(members) + "\n" + gw.log())
+                   lambda: "the group did not settle:\n" + describe(members) + "\n" + group_gateway.log())
         assert sorted(len(m.snapshot()["assignment"]) for m in members) == [2, 2], describe(members)
         events = [(kind, len(ps)) for _, kind, ps in first.snapshot()["events"]]
         assert ("revoke", 4) not in events and ("lost", 4) not in events, describe(members)
         assert ("revoke", 2) in events, describe(members)
         rounds = [m.snapshot()["rounds"] for m in members]
-        produced = produce_spread(gw.kafka, hub_name, 4, 40, hub_name)
+        produced = produce_spread(group_gateway.kafka, hub_name, 4, 40, hub_name)
         wait_until(lambda: received(members, produced) >= 40, 30, lambda: describe(members))
         assert_exactly_once(members, produced, rounds)
     finally:
         stop_all(members)
 
 
-def test_kafka_group_commit_on_revoke_hands_over_without_duplicates(gw, hub_name):
+def test_kafka_group_commit_on_revoke_hands_over_without_duplicates(group_gateway, hub_name):
     """While records keep arriving, a second and then a third member join a group whose members
     commit synchronously when partitions are revoked (the usual pattern): every record is
     consumed exactly once across the rebalances, because the commits made while the group
     rebalances are accepted and the next owner starts at them."""
     from confluent_kafka import Producer
 
-    create_topic(gw.kafka, hub_name, 4)
+    create_topic(group_gateway.kafka, hub_name, 4)
     group = f"g-{hub_name}"
     total = 300
-    producer = Producer({"bootstrap.servers": gw.kafka, "linger.ms": 0})
+    producer = Producer({"bootstrap.servers": group_gateway.kafka, "linger.ms": 0})
     errors = []
     stop = threading.Event()
 
@@ -152,16 +132,16 @@ def test_kafka_group_commit_on_revoke_hands_over_without_duplicates(gw, hub_name
                 break
         producer.flush(20)
 
-    members = [ConfluentMember(f"{hub_name}-m0", gw.kafka, group, [hub_name], commit_on_revoke=True)]
+    members = [ConfluentMember(f"{hub_name}-m0", group_gateway.kafka, group, [hub_name], commit_on_revoke=True)]
     feeder = threading.Thread(target=produce, daemon=True)
     try:
-        wait_until(lambda: covers(members, 4), 30, lambda: describe(members) + "\n" + gw.log())
+        wait_until(lambda: covers(members, 4), 30, lambda: describe(members) + "\n" + group_gateway.log())
         feeder.start()
         for i in (1, 2):
             wait_until(lambda: sum(len(m.values()) for m in members) >= 60 * i, 30, lambda: describe(members))
-            members.append(ConfluentMember(f"{hub_name}-m{i}", gw.kafka, group, [hub_name], commit_on_revoke=True))
+            members.append(ConfluentMember(f"{hub_name}-m{i}", group_gateway.kafka, group, [hub_name], commit_on_revoke=True))
             wait_until(lambda: covers(members, 4), 30,
-                       lambda: "the group did not settle:\n" + describe(members) + "\n" + gw.log())
+                       lambda: "the group did not settle:\n" + describe(members) + "\n" + group_gateway.log())
         feeder.join(30)
         assert not errors, errors
         expected = {f"{hub_name}-{i}".encode() for i in range(total)}
@@ -178,31 +158,31 @@ def test_kafka_group_commit_on_revoke_hands_over_without_duplicates(gw, hub_name
         stop_all(members)
 
 
-def test_kafka_group_killed_member_partitions_move_to_survivors(gw, hub_name):
+def test_kafka_group_killed_member_partitions_move_to_survivors(group_gateway, hub_name):
     """A member in a subprocess is SIGKILLed (no LeaveGroup): once its 2 s session times out,
     the two survivors split all partitions between them and consume the records produced to
     the dead member's partitions."""
-    create_topic(gw.kafka, hub_name, 4)
+    create_topic(group_gateway.kafka, hub_name, 4)
     group = f"g-{hub_name}"
     short = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 300}
-    survivors = [ConfluentMember(f"{hub_name}-s{i}", gw.kafka, group, [hub_name], **short) for i in range(2)]
-    victim = MemberProcess(f"{hub_name}-victim", gw.kafka, group, hub_name, **short)
+    survivors = [ConfluentMember(f"{hub_name}-s{i}", group_gateway.kafka, group, [hub_name], **short) for i in range(2)]
+    victim = MemberProcess(f"{hub_name}-victim", group_gateway.kafka, group, hub_name, **short)
     members = survivors + [victim]
     try:
         wait_until(lambda: covers(members, 4), 40,
-                   lambda: "the group did not settle:\n" + describe(members) + "\n" + "\n".join(victim.stderr) + gw.log())
+                   lambda: "the group did not settle:\n" + describe(members) + "\n" + "\n".join(victim.stderr) + group_gateway.log())
         orphaned = victim.snapshot()["assignment"]
         killed_at = time.monotonic()
         victim.kill()
         wait_until(lambda: covers(survivors, 4), 20,
-                   lambda: "the dead member's partitions did not move:\n" + describe(survivors) + "\n" + gw.log())
+                   lambda: "the dead member's partitions did not move:\n" + describe(survivors) + "\n" + group_gateway.log())
         moved_after = time.monotonic() - killed_at
         # The session timer starts at the victim's last heartbeat (at most 0.3 s before the kill):
         # the partitions moved because the session expired, not earlier.
         assert moved_after >= 1.5, f"partitions moved {moved_after:.2f} s after the kill, before the session timeout"
         assert moved_after < 12, f"partitions moved only {moved_after:.2f} s after the kill"
         rounds = [m.snapshot()["rounds"] for m in survivors]
-        produced = produce_spread(gw.kafka, hub_name, 4, 40, hub_name)
+        produced = produce_spread(group_gateway.kafka, hub_name, 4, 40, hub_name)
         wait_until(lambda: received(survivors, produced) >= 40, 30,
                    lambda: f"consumed {received(survivors, produced)} of 40:\n" + describe(survivors))
         assert_exactly_once(survivors, produced, rounds)
@@ -214,11 +194,11 @@ def test_kafka_group_killed_member_partitions_move_to_survivors(gw, hub_name):
         stop_all(survivors)
 
 
-def test_kafka_group_committed_offsets_resume_after_consumer_restart(gw, hub_name):
+def test_kafka_group_committed_offsets_resume_after_consumer_restart(group_gateway, hub_name):
     """A consumer reads 25 of 40 records, commits synchronously and closes; a new consumer in
     the same group starts exactly at the committed offsets: the other 15, none again."""
-    create_topic(gw.kafka, hub_name, 2)
-    produced = produce_spread(gw.kafka, hub_name, 2, 40, hub_name)
+    create_topic(group_gateway.kafka, hub_name, 2)
+    produced = produce_spread(group_gateway.kafka, hub_name, 2, 40, hub_name)
     group = f"g-{hub_name}"
 
     def consume(consumer, count, timeout=30):
@@ -232,11 +212,11 @@ def test_kafka_group_committed_offsets_resume_after_consumer_restart(gw, hub_nam
             got.append((msg.partition(), msg.offset(), msg.value()))
         return got
 
-    first_consumer = Consumer({"bootstrap.servers": gw.kafka, "group.id": group, **CONFLUENT_FAST})
+    first_consumer = Consumer({"bootstrap.servers": group_gateway.kafka, "group.id": group, **CONFLUENT_FAST})
     first_consumer.subscribe([hub_name])
     try:
         first = consume(first_consumer, 25)
-        assert len(first) == 25, f"first consumer got {len(first)} of 25:\n{gw.log()}"
+        assert len(first) == 25, f"first consumer got {len(first)} of 25:\n{group_gateway.log()}"
         first_consumer.commit(asynchronous=False)
         committed = first_consumer.committed([TopicPartition(hub_name, p) for p in range(2)], timeout=10)
     finally:
@@ -245,7 +225,7 @@ def test_kafka_group_committed_offsets_resume_after_consumer_restart(gw, hub_nam
     assert {tp.partition: tp.offset for tp in committed} == expected_next
     assert all(tp.error is None for tp in committed), committed
 
-    second_consumer = Consumer({"bootstrap.servers": gw.kafka, "group.id": group, **CONFLUENT_FAST})
+    second_consumer = Consumer({"bootstrap.servers": group_gateway.kafka, "group.id": group, **CONFLUENT_FAST})
     second_consumer.subscribe([hub_name])
     try:
         second = consume(second_consumer, 15)
@@ -262,29 +242,29 @@ def test_kafka_group_committed_offsets_resume_after_consumer_restart(gw, hub_nam
     assert sorted(values) == sorted(produced), "a record was skipped or repeated across the restart"
 
 
-def test_kafka_group_static_member_restart_keeps_its_partitions(gw, hub_name):
+def test_kafka_group_static_member_restart_keeps_its_partitions(group_gateway, hub_name):
     """A static member (`group.instance.id`) is SIGKILLed and restarted within its 10 s
     session: it gets back exactly its partitions, and the other member is not rebalanced."""
-    create_topic(gw.kafka, hub_name, 4)
+    create_topic(group_gateway.kafka, hub_name, 4)
     group = f"g-{hub_name}"
     cfg = {"session.timeout.ms": 10000, "heartbeat.interval.ms": 300}
-    other = ConfluentMember(f"{hub_name}-other", gw.kafka, group, [hub_name],
+    other = ConfluentMember(f"{hub_name}-other", group_gateway.kafka, group, [hub_name],
                             **{"group.instance.id": f"{hub_name}-b", **cfg})
-    static = MemberProcess(f"{hub_name}-static", gw.kafka, group, hub_name,
+    static = MemberProcess(f"{hub_name}-static", group_gateway.kafka, group, hub_name,
                            **{"group.instance.id": f"{hub_name}-a", **cfg})
     restarted = None
     try:
         wait_until(lambda: covers([other, static], 4), 40,
-                   lambda: "the group did not settle:\n" + describe([other, static]) + "\n" + gw.log())
+                   lambda: "the group did not settle:\n" + describe([other, static]) + "\n" + group_gateway.log())
         static_partitions = static.snapshot()["assignment"]
         other_before = other.snapshot()
         killed_at = time.monotonic()
         static.kill()
-        restarted = MemberProcess(f"{hub_name}-static", gw.kafka, group, hub_name,
+        restarted = MemberProcess(f"{hub_name}-static", group_gateway.kafka, group, hub_name,
                                   **{"group.instance.id": f"{hub_name}-a", **cfg})
         wait_until(lambda: restarted.snapshot()["assignment"], 9,
                    lambda: "the restarted static member got no assignment:\n"
-                   + describe([other, restarted]) + "\n" + "\n".join(restarted.stderr) + gw.log())
+                   + describe([other, restarted]) + "\n" + "\n".join(restarted.stderr) + group_gateway.log())
         rejoined_after = time.monotonic() - killed_at
         assert rejoined_after < 10, f"rejoined {rejoined_after:.1f} s after the kill, beyond the session"
         assert restarted.snapshot()["assignment"] == static_partitions, describe([other, restarted])
@@ -293,10 +273,10 @@ def test_kafka_group_static_member_restart_keeps_its_partitions(gw, hub_name):
         time.sleep(1.5)
         other_after = other.snapshot()
         assert other_after["events"] == other_before["events"], (
-            "the other member was rebalanced:\n" + describe([other, restarted]) + "\n" + gw.log())
+            "the other member was rebalanced:\n" + describe([other, restarted]) + "\n" + group_gateway.log())
         assert other_after["assignment"] == other_before["assignment"]
         # Both fetch their partitions.
-        produced = produce_spread(gw.kafka, hub_name, 4, 20, hub_name)
+        produced = produce_spread(group_gateway.kafka, hub_name, 4, 20, hub_name)
         wait_until(lambda: received([other, restarted], produced) >= 20, 30,
                    lambda: describe([other, restarted]))
         assert_exactly_once([other, restarted], produced)
@@ -308,24 +288,24 @@ def test_kafka_group_static_member_restart_keeps_its_partitions(gw, hub_name):
         other.stop()
 
 
-def test_kafka_group_static_member_duplicate_is_fenced(gw, hub_name):
+def test_kafka_group_static_member_duplicate_is_fenced(group_gateway, hub_name):
     """A second consumer with the same `group.instance.id` takes the static member's place;
     the first one is fenced (FENCED_INSTANCE_ID), which librdkafka reports as fatal."""
-    create_topic(gw.kafka, hub_name, 2)
+    create_topic(group_gateway.kafka, hub_name, 2)
     group = f"g-{hub_name}"
     cfg = {"group.instance.id": f"{hub_name}-x", "session.timeout.ms": 10000, "heartbeat.interval.ms": 300}
-    first = ConfluentMember(f"{hub_name}-first", gw.kafka, group, [hub_name], **cfg)
+    first = ConfluentMember(f"{hub_name}-first", group_gateway.kafka, group, [hub_name], **cfg)
     second = None
     try:
-        wait_until(lambda: covers([first], 2), 30, lambda: describe([first]) + "\n" + gw.log())
-        second = ConfluentMember(f"{hub_name}-second", gw.kafka, group, [hub_name], **cfg)
-        wait_until(lambda: covers([second], 2), 30, lambda: describe([first, second]) + "\n" + gw.log())
+        wait_until(lambda: covers([first], 2), 30, lambda: describe([first]) + "\n" + group_gateway.log())
+        second = ConfluentMember(f"{hub_name}-second", group_gateway.kafka, group, [hub_name], **cfg)
+        wait_until(lambda: covers([second], 2), 30, lambda: describe([first, second]) + "\n" + group_gateway.log())
 
         def fenced():
             return [e for e in first.snapshot()["errors"] if "fenced" in str(e).lower()]
 
         errors = wait_until(fenced, 15, lambda: "the replaced member was not fenced:\n"
-                            + describe([first, second]) + "\n" + gw.log())
+                            + describe([first, second]) + "\n" + group_gateway.log())
         assert errors[0].code() == KafkaError._FATAL, errors
     finally:
         first.stop()
@@ -333,54 +313,40 @@ def test_kafka_group_static_member_duplicate_is_fenced(gw, hub_name):
             second.stop()
 
 
-def test_kafka_group_kafka_python_roundrobin_commit_and_resume(gw, hub_name):
-    """Two kafka-python consumers with the round-robin assignor split 4 partitions as
-    round-robin does ({0, 2} and {1, 3}), consume everything once and commit; after both
-    close, a new member of the group receives only what was produced since."""
+def _roundrobin():
     from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
-    create_topic(gw.kafka, hub_name, 4)
-    group = f"g-{hub_name}"
-    cfg = {"partition_assignment_strategy": [RoundRobinPartitionAssignor]}
-    members = [KafkaPythonMember(f"{hub_name}-kp{i}", gw.kafka, group, [hub_name], **cfg) for i in range(2)]
-    try:
-        wait_until(lambda: covers(members, 4), 30,
-                   lambda: "the group did not settle:\n" + describe(members) + "\n" + gw.log())
-        assert sorted(sorted(m.snapshot()["assignment"]) for m in members) == [[0, 2], [1, 3]], describe(members)
-        rounds = [m.snapshot()["rounds"] for m in members]
-        produced = produce_spread(gw.kafka, hub_name, 4, 40, hub_name + "-a")
-        wait_until(lambda: received(members, produced) >= 40, 30, lambda: describe(members))
-        assert_exactly_once(members, produced, rounds)
-        for m in members:
-            m.call(lambda c: c.commit())
-    finally:
-        stop_all(members)
-
-    later = produce_spread(gw.kafka, hub_name, 4, 20, hub_name + "-b")
-    resumed = KafkaPythonMember(f"{hub_name}-kp-again", gw.kafka, group, [hub_name], **cfg)
-    try:
-        wait_until(lambda: len(resumed.values()) >= 20, 30, lambda: describe([resumed]) + "\n" + gw.log())
-        assert sorted(resumed.values()) == sorted(later), "records before the commit were delivered again"
-        assert_exactly_once([resumed], later)
-    finally:
-        resumed.stop()
+    return {"partition_assignment_strategy": [RoundRobinPartitionAssignor]}
 
 
-def test_kafka_group_aiokafka_range_commit_and_resume(gw, hub_name):
-    """Two aiokafka consumers with the range assignor split 4 partitions as range does
-    ({0, 1} and {2, 3}), consume everything once and commit; a new member resumes after it."""
+def _range_aiokafka():
     from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
-    create_topic(gw.kafka, hub_name, 4)
+    return {"partition_assignment_strategy": (RangePartitionAssignor,)}
+
+
+@pytest.mark.parametrize(
+    "member_class, config, split",
+    [
+        (KafkaPythonMember, _roundrobin, [[0, 2], [1, 3]]),
+        (AioKafkaMember, _range_aiokafka, [[0, 1], [2, 3]]),
+    ],
+    ids=["kafka-python-roundrobin", "aiokafka-range"],
+)
+def test_kafka_group_python_clients_commit_and_resume(group_gateway, hub_name, member_class, config, split):
+    """Two kafka-python consumers with the round-robin assignor, or two aiokafka consumers with
+    the range assignor, split 4 partitions as their assignor does, consume everything once and
+    commit; after both close, a new member of the group receives only what was produced since."""
+    create_topic(group_gateway.kafka, hub_name, 4)
     group = f"g-{hub_name}"
-    cfg = {"partition_assignment_strategy": (RangePartitionAssignor,)}
-    members = [AioKafkaMember(f"{hub_name}-aio{i}", gw.kafka, group, [hub_name], **cfg) for i in range(2)]
+    cfg = config()
+    members = [member_class(f"{hub_name}-m{i}", group_gateway.kafka, group, [hub_name], **cfg) for i in range(2)]
     try:
         wait_until(lambda: covers(members, 4), 30,
-                   lambda: "the group did not settle:\n" + describe(members) + "\n" + gw.log())
-        assert sorted(sorted(m.snapshot()["assignment"]) for m in members) == [[0, 1], [2, 3]], describe(members)
+                   lambda: "the group did not settle:\n" + describe(members) + "\n" + group_gateway.log())
+        assert sorted(sorted(m.snapshot()["assignment"]) for m in members) == split, describe(members)
         rounds = [m.snapshot()["rounds"] for m in members]
-        produced = produce_spread(gw.kafka, hub_name, 4, 40, hub_name + "-a")
+        produced = produce_spread(group_gateway.kafka, hub_name, 4, 40, hub_name + "-a")
         wait_until(lambda: received(members, produced) >= 40, 30, lambda: describe(members))
         assert_exactly_once(members, produced, rounds)
         for m in members:
@@ -388,17 +354,18 @@ def test_kafka_group_aiokafka_range_commit_and_resume(gw, hub_name):
     finally:
         stop_all(members)
 
-    later = produce_spread(gw.kafka, hub_name, 4, 20, hub_name + "-b")
-    resumed = AioKafkaMember(f"{hub_name}-aio-again", gw.kafka, group, [hub_name], **cfg)
+    later = produce_spread(group_gateway.kafka, hub_name, 4, 20, hub_name + "-b")
+    resumed = member_class(f"{hub_name}-again", group_gateway.kafka, group, [hub_name], **cfg)
     try:
-        wait_until(lambda: len(resumed.values()) >= 20, 30, lambda: describe([resumed]) + "\n" + gw.log())
+        wait_until(lambda: len(resumed.values()) >= 20, 30,
+                   lambda: describe([resumed]) + "\n" + group_gateway.log())
         assert sorted(resumed.values()) == sorted(later), "records before the commit were delivered again"
         assert_exactly_once([resumed], later)
     finally:
         resumed.stop()
 
 
-def test_kafka_group_mixed_clients_agree_on_common_protocol(gw, hub_name):
+def test_kafka_group_mixed_clients_agree_on_common_protocol(group_gateway, hub_name):
     """kafka-python (round-robin preferred, range too), aiokafka (range only) and
     confluent-kafka (range only) in one group: the coordinator picks the one protocol all
     support, range, so each member holds two consecutive partitions of 6; all records are
@@ -407,35 +374,35 @@ def test_kafka_group_mixed_clients_agree_on_common_protocol(gw, hub_name):
     from kafka.coordinator.assignors.range import RangePartitionAssignor
     from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
-    create_topic(gw.kafka, hub_name, 6)
+    create_topic(group_gateway.kafka, hub_name, 6)
     group = f"g-{hub_name}"
     members = [
-        KafkaPythonMember(f"{hub_name}-kp", gw.kafka, group, [hub_name],
+        KafkaPythonMember(f"{hub_name}-kp", group_gateway.kafka, group, [hub_name],
                           partition_assignment_strategy=[RoundRobinPartitionAssignor, RangePartitionAssignor]),
-        AioKafkaMember(f"{hub_name}-aio", gw.kafka, group, [hub_name], partition_assignment_strategy=(AioRange,)),
-        ConfluentMember(f"{hub_name}-ck", gw.kafka, group, [hub_name], **{"partition.assignment.strategy": "range"}),
+        AioKafkaMember(f"{hub_name}-aio", group_gateway.kafka, group, [hub_name], partition_assignment_strategy=(AioRange,)),
+        ConfluentMember(f"{hub_name}-ck", group_gateway.kafka, group, [hub_name], **{"partition.assignment.strategy": "range"}),
     ]
     try:
         wait_until(lambda: covers(members, 6), 40,
-                   lambda: "the group did not settle:\n" + describe(members) + "\n" + gw.log())
+                   lambda: "the group did not settle:\n" + describe(members) + "\n" + group_gateway.log())
         assert sorted(sorted(m.snapshot()["assignment"]) for m in members) == [[0, 1], [2, 3], [4, 5]], describe(members)
         rounds = [m.snapshot()["rounds"] for m in members]
-        produced = produce_spread(gw.kafka, hub_name, 6, 60, hub_name)
+        produced = produce_spread(group_gateway.kafka, hub_name, 6, 60, hub_name)
         wait_until(lambda: received(members, produced) >= 60, 30, lambda: describe(members))
         assert_exactly_once(members, produced, rounds)
     finally:
         stop_all(members)
 
 
-def test_kafka_group_kcat_balanced_consumers(gw, hub_name):
+def test_kafka_group_kcat_balanced_consumers(group_gateway, hub_name):
     """Two `kcat -G` balanced consumers split 4 partitions (their rebalance lines on stderr say
     which) and between them print every record once, each from its own partitions."""
-    create_topic(gw.kafka, hub_name, 4)
+    create_topic(group_gateway.kafka, hub_name, 4)
     group = f"g-{hub_name}"
     procs, outputs, assigned, errs = [], [], [], []
     for i in range(2):
         proc = subprocess.Popen(
-            ["kcat", "-b", gw.kafka, "-G", group, "-J", "-u", "-o", "beginning",
+            ["kcat", "-b", group_gateway.kafka, "-G", group, "-J", "-u", "-o", "beginning",
              "-X", "heartbeat.interval.ms=500", "-X", "session.timeout.ms=6000", hub_name],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
@@ -468,9 +435,9 @@ def test_kafka_group_kcat_balanced_consumers(gw, hub_name):
         return all(latest) and sum(map(len, latest)) == 4 and set().union(*latest) == set(range(4))
 
     try:
-        wait_until(settled, 30, lambda: f"kcat members did not settle: {assigned}\n{errs}\n{gw.log()}")
+        wait_until(settled, 30, lambda: f"kcat members did not settle: {assigned}\n{errs}\n{group_gateway.log()}")
         final = [a[-1] for a in assigned]
-        produced = produce_spread(gw.kafka, hub_name, 4, 40, hub_name)
+        produced = produce_spread(group_gateway.kafka, hub_name, 4, 40, hub_name)
         wait_until(lambda: sum(len(o) for o in outputs) >= 40, 30,
                    lambda: f"kcat printed {sum(len(o) for o in outputs)} of 40 records\n{errs}")
         seen = set()
@@ -545,12 +512,12 @@ def test_kafka_group_offsets_survive_gateway_kill(start_gateway, hub_name):
         fresh.stop()
 
 
-def test_kafka_group_fifty_groups_rebalance_at_once(gw, hub_name):
+def test_kafka_group_fifty_groups_rebalance_at_once(group_gateway, hub_name):
     """50 groups of 2 confluent-kafka members, all started together on one 4-partition topic:
     every group settles (both members assigned, all 4 partitions covered, none twice) well
     within the session timeout."""
-    create_topic(gw.kafka, hub_name, 4)
-    groups = [[ConfluentMember(f"{hub_name}-g{g}-m{i}", gw.kafka, f"g{g}-{hub_name}", [hub_name],
+    create_topic(group_gateway.kafka, hub_name, 4)
+    groups = [[ConfluentMember(f"{hub_name}-g{g}-m{i}", group_gateway.kafka, f"g{g}-{hub_name}", [hub_name],
                                **{"session.timeout.ms": 10000}) for i in range(2)]
               for g in range(50)]
     started = time.monotonic()
@@ -561,7 +528,7 @@ def test_kafka_group_fifty_groups_rebalance_at_once(gw, hub_name):
 
         wait_until(lambda: not unsettled(), 60,
                    lambda: f"{len(unsettled())} groups did not settle, e.g.:\n"
-                   + describe(groups[unsettled()[0]]) + "\n" + gw.log())
+                   + describe(groups[unsettled()[0]]) + "\n" + group_gateway.log())
         elapsed = time.monotonic() - started
         print(f"50 groups x 2 members settled in {elapsed:.1f} s")
         assert elapsed < 30, f"50 groups took {elapsed:.1f} s to settle"

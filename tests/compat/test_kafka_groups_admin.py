@@ -5,10 +5,7 @@ leader epochs round trip; simple consumers (assign(), no group membership) commi
 generation -1; offsets of empty groups expire after --kafka-offsets-retention-ms; session
 timeouts below the gateway's minimum are refused."""
 
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from confluent_kafka import (
@@ -24,7 +21,6 @@ from kafka import TopicPartition as KpTopicPartition
 from kafka.admin import KafkaAdminClient, MemberToRemove
 from kafka.structs import OffsetAndMetadata
 
-from conftest import Gateway
 from kafka_group_support import (
     GROUP_FLAGS,
     ConfluentMember,
@@ -33,29 +29,13 @@ from kafka_group_support import (
     create_topic,
     describe,
     produce_spread,
+    stop_all,
     wait_until,
 )
 
 NON_EMPTY_GROUP = 68
 GROUP_ID_NOT_FOUND = 69
 OFFSET_INVALID = -1001  # librdkafka: no committed offset
-
-
-@pytest.fixture(scope="module")
-def gw():
-    """A gateway without the initial rebalance delay, accepting session timeouts from 1 s."""
-    directory = Path(tempfile.mkdtemp(prefix="hubgate-compat-"))
-    gateway = Gateway(directory, GROUP_FLAGS).start()
-    yield gateway
-    gateway.kill()
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def stop_all(members):
-    for m in members:
-        m.request_stop()
-    for m in members:
-        m.join()
 
 
 def listed(admin, group):
@@ -73,21 +53,21 @@ def group_offsets(admin, group, topic=None, partitions=()):
     return {tp.partition: tp for tp in future.result(timeout=20).topic_partitions}
 
 
-def test_kafka_group_admin_confluent(gw, hub_name):
+def test_kafka_group_admin_confluent(group_gateway, hub_name):
     """confluent-kafka AdminClient on a group of two members: listed as Stable, described
     with both members (client ids, hosts, assignments) and the range assignor, its commits
     listed; deleting it is refused while it has members (NON_EMPTY_GROUP); after they leave
     it is Empty, its offsets can be altered, and deleting it removes the group and its
     offsets; an unknown group is GROUP_ID_NOT_FOUND."""
-    create_topic(gw.kafka, hub_name, 4)
+    create_topic(group_gateway.kafka, hub_name, 4)
     group = f"g-{hub_name}"
-    admin = AdminClient({"bootstrap.servers": gw.kafka})
-    members = [ConfluentMember(f"{hub_name}-m{i}", gw.kafka, group, [hub_name],
+    admin = AdminClient({"bootstrap.servers": group_gateway.kafka})
+    members = [ConfluentMember(f"{hub_name}-m{i}", group_gateway.kafka, group, [hub_name],
                                **{"partition.assignment.strategy": "range"}) for i in range(2)]
     try:
         wait_until(lambda: covers(members, 4), 30,
-                   lambda: "the group did not settle:\n" + describe(members) + "\n" + gw.log())
-        produced = produce_spread(gw.kafka, hub_name, 4, 20, hub_name)
+                   lambda: "the group did not settle:\n" + describe(members) + "\n" + group_gateway.log())
+        produced = produce_spread(group_gateway.kafka, hub_name, 4, 20, hub_name)
         wait_until(lambda: sum(len(m.values()) for m in members) >= 20, 30, lambda: describe(members))
         for m in members:
             m.call(lambda c: c.commit(asynchronous=False))
@@ -151,7 +131,7 @@ def test_kafka_group_admin_confluent(gw, hub_name):
     assert unknown.value.args[0].code() == GROUP_ID_NOT_FOUND, unknown.value
 
 
-def test_kafka_group_admin_kafka_python(gw, hub_name):
+def test_kafka_group_admin_kafka_python(group_gateway, hub_name):
     """kafka-python KafkaAdminClient on a group of two kafka-python members: list_groups and
     describe_groups (state, protocol, members with client ids and decoded assignments),
     list_group_offsets with the commit metadata, remove_group_members (batch LeaveGroup: the
@@ -160,16 +140,16 @@ def test_kafka_group_admin_kafka_python(gw, hub_name):
     import kafka.errors as Errors
     from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
-    create_topic(gw.kafka, hub_name, 4)
+    create_topic(group_gateway.kafka, hub_name, 4)
     group = f"g-{hub_name}"
     empty_group = f"e-{hub_name}"
-    admin = KafkaAdminClient(bootstrap_servers=gw.kafka)
-    members = [KafkaPythonMember(f"{hub_name}-kp{i}", gw.kafka, group, [hub_name],
+    admin = KafkaAdminClient(bootstrap_servers=group_gateway.kafka)
+    members = [KafkaPythonMember(f"{hub_name}-kp{i}", group_gateway.kafka, group, [hub_name],
                                  partition_assignment_strategy=[RoundRobinPartitionAssignor]) for i in range(2)]
     try:
         wait_until(lambda: covers(members, 4), 30,
-                   lambda: "the group did not settle:\n" + describe(members) + "\n" + gw.log())
-        produced = produce_spread(gw.kafka, hub_name, 4, 20, hub_name)
+                   lambda: "the group did not settle:\n" + describe(members) + "\n" + group_gateway.log())
+        produced = produce_spread(group_gateway.kafka, hub_name, 4, 20, hub_name)
         wait_until(lambda: sum(len(m.values()) for m in members) >= 20, 30, lambda: describe(members))
         for i, m in enumerate(members):
             commits = {KpTopicPartition(hub_name, p): OffsetAndMetadata(5, f"from-{m.name}", -1)
@@ -225,7 +205,7 @@ def test_kafka_group_admin_kafka_python(gw, hub_name):
         stop_all(members)
 
     wait_until(lambda: admin.describe_groups([group])[group]["group_state"] == "Empty", 15,
-               lambda: f"{admin.describe_groups([group])}\n{gw.log()}")
+               lambda: f"{admin.describe_groups([group])}\n{group_gateway.log()}")
     assert admin.delete_groups([group]) == {group: "OK"}
     assert admin.list_group_offsets(group)[group] == {}
     assert group not in {g["group_id"] for g in admin.list_groups()}
@@ -233,20 +213,20 @@ def test_kafka_group_admin_kafka_python(gw, hub_name):
     admin.close()
 
 
-def test_kafka_group_admin_removes_static_member_by_instance_id(gw, hub_name):
+def test_kafka_group_admin_removes_static_member_by_instance_id(group_gateway, hub_name):
     """kafka-python's remove_group_members with a `group.instance.id` (batch LeaveGroup v3+):
     the static member is removed (an unknown instance id is UNKNOWN_MEMBER_ID), the consumer
     finds out and joins again under a new member id with the same instance id."""
     import kafka.errors as Errors
 
-    create_topic(gw.kafka, hub_name, 2)
+    create_topic(group_gateway.kafka, hub_name, 2)
     group = f"g-{hub_name}"
     instance = f"{hub_name}-static"
-    admin = KafkaAdminClient(bootstrap_servers=gw.kafka)
-    member = ConfluentMember(f"{hub_name}-m", gw.kafka, group, [hub_name],
+    admin = KafkaAdminClient(bootstrap_servers=group_gateway.kafka)
+    member = ConfluentMember(f"{hub_name}-m", group_gateway.kafka, group, [hub_name],
                              **{"group.instance.id": instance, "heartbeat.interval.ms": 300})
     try:
-        wait_until(lambda: covers([member], 2), 30, lambda: describe([member]) + "\n" + gw.log())
+        wait_until(lambda: covers([member], 2), 30, lambda: describe([member]) + "\n" + group_gateway.log())
         (before,) = admin.describe_groups([group])[group]["members"]
         assert before["group_instance_id"] == instance, before
         removal = admin.remove_group_members(group, [MemberToRemove(group_instance_id=instance),
@@ -258,25 +238,25 @@ def test_kafka_group_admin_removes_static_member_by_instance_id(gw, hub_name):
             return (d["group_state"] == "Stable" and len(d["members"]) == 1
                     and d["members"][0]["member_id"] != before["member_id"] and d["members"][0])
 
-        after = wait_until(rejoined, 20, lambda: f"{admin.describe_groups([group])}\n{describe([member])}\n{gw.log()}")
+        after = wait_until(rejoined, 20, lambda: f"{admin.describe_groups([group])}\n{describe([member])}\n{group_gateway.log()}")
         assert after["group_instance_id"] == instance, after
     finally:
         member.stop()
         admin.close()
 
 
-def test_kafka_group_offset_delete(gw, hub_name):
+def test_kafka_group_offset_delete(group_gateway, hub_name):
     """OffsetDelete (API 47) through kafka-python's delete_group_offsets: refused per partition
     with GROUP_SUBSCRIBED_TO_TOPIC while a member is subscribed to the topic; once the group is
     empty the partition's offset is removed and the others stay."""
     import kafka.errors as Errors
 
-    create_topic(gw.kafka, hub_name, 2)
+    create_topic(group_gateway.kafka, hub_name, 2)
     group = f"g-{hub_name}"
-    admin = KafkaAdminClient(bootstrap_servers=gw.kafka)
-    member = KafkaPythonMember(f"{hub_name}-kp", gw.kafka, group, [hub_name])
+    admin = KafkaAdminClient(bootstrap_servers=group_gateway.kafka)
+    member = KafkaPythonMember(f"{hub_name}-kp", group_gateway.kafka, group, [hub_name])
     try:
-        wait_until(lambda: covers([member], 2), 30, lambda: describe([member]) + "\n" + gw.log())
+        wait_until(lambda: covers([member], 2), 30, lambda: describe([member]) + "\n" + group_gateway.log())
         member.call(lambda c: c.commit({KpTopicPartition(hub_name, p): OffsetAndMetadata(1, "", -1)
                                         for p in range(2)}))
         refused = admin.delete_group_offsets(group, [KpTopicPartition(hub_name, 0)])
@@ -294,14 +274,14 @@ def test_kafka_group_offset_delete(gw, hub_name):
         admin.close()
 
 
-def test_kafka_group_commit_metadata_and_leader_epoch_round_trip(gw, hub_name):
+def test_kafka_group_commit_metadata_and_leader_epoch_round_trip(group_gateway, hub_name):
     """Simple consumers (assign(), no subscription: OffsetCommit with generation -1 and no
     member id) commit offsets with a metadata string and a leader epoch; committed() and the
     admin clients return all three. Such a group is listed as a simple consumer group."""
-    create_topic(gw.kafka, hub_name, 3)
-    produce_spread(gw.kafka, hub_name, 3, 30, hub_name)
+    create_topic(group_gateway.kafka, hub_name, 3)
+    produce_spread(group_gateway.kafka, hub_name, 3, 30, hub_name)
     group = f"g-{hub_name}"
-    consumer = Consumer({"bootstrap.servers": gw.kafka, "group.id": group, "enable.auto.commit": False})
+    consumer = Consumer({"bootstrap.servers": group_gateway.kafka, "group.id": group, "enable.auto.commit": False})
     try:
         consumer.assign([TopicPartition(hub_name, p, 0) for p in range(3)])
         consumer.commit(offsets=[
@@ -320,7 +300,7 @@ def test_kafka_group_commit_metadata_and_leader_epoch_round_trip(gw, hub_name):
 
     # kafka-python: a consumer with a group id and assign() commits with generation -1 too.
     kp_group = f"kp-{hub_name}"
-    kp = KafkaConsumer(bootstrap_servers=gw.kafka, group_id=kp_group, enable_auto_commit=False)
+    kp = KafkaConsumer(bootstrap_servers=group_gateway.kafka, group_id=kp_group, enable_auto_commit=False)
     try:
         tps = [KpTopicPartition(hub_name, p) for p in range(3)]
         kp.assign(tps)
@@ -331,7 +311,7 @@ def test_kafka_group_commit_metadata_and_leader_epoch_round_trip(gw, hub_name):
     finally:
         kp.close()
 
-    kp_admin = KafkaAdminClient(bootstrap_servers=gw.kafka)
+    kp_admin = KafkaAdminClient(bootstrap_servers=group_gateway.kafka)
     try:
         offsets = kp_admin.list_group_offsets(group)[group]
         # confluent-kafka sends its metadata string with the C string's terminating NUL
@@ -342,13 +322,13 @@ def test_kafka_group_commit_metadata_and_leader_epoch_round_trip(gw, hub_name):
     finally:
         kp_admin.close()
 
-    admin = AdminClient({"bootstrap.servers": gw.kafka})
+    admin = AdminClient({"bootstrap.servers": group_gateway.kafka})
     for g in (group, kp_group):
         listing = listed(admin, g)
         assert listing is not None, f"{g} not listed"
         assert listing.is_simple_consumer_group is True and listing.state == ConsumerGroupState.EMPTY, listing
     # librdkafka reads the committed offset of a simple consumer group back on assign().
-    resumed = Consumer({"bootstrap.servers": gw.kafka, "group.id": group, "enable.auto.commit": False})
+    resumed = Consumer({"bootstrap.servers": group_gateway.kafka, "group.id": group, "enable.auto.commit": False})
     try:
         resumed.assign([TopicPartition(hub_name, 0)])  # OFFSET_STORED: starts at the commit
         msg = None
@@ -394,13 +374,13 @@ def test_kafka_group_offsets_of_empty_groups_expire(start_gateway, hub_name):
     assert listed(admin, simple) is None and listed(admin, active) is None
 
 
-def test_kafka_group_session_timeout_below_minimum_is_refused(gw, hub_name):
+def test_kafka_group_session_timeout_below_minimum_is_refused(group_gateway, hub_name):
     """A kafka-python consumer asking for a 500 ms session (the gateway's minimum is 1 s) is
     refused with INVALID_SESSION_TIMEOUT and never gets partitions."""
     import kafka.errors as Errors
 
-    create_topic(gw.kafka, hub_name, 1)
-    consumer = KafkaConsumer(hub_name, bootstrap_servers=gw.kafka, group_id=f"g-{hub_name}",
+    create_topic(group_gateway.kafka, hub_name, 1)
+    consumer = KafkaConsumer(hub_name, bootstrap_servers=group_gateway.kafka, group_id=f"g-{hub_name}",
                              session_timeout_ms=500, heartbeat_interval_ms=100)
     try:
         with pytest.raises(Errors.InvalidSessionTimeoutError):

@@ -4,16 +4,9 @@ the leader's, a member left out of the leader's assignment getting an empty one,
 errors (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID), LeaveGroup v0 and
 INCONSISTENT_GROUP_PROTOCOL."""
 
-import shutil
 import socket
 import struct
-import tempfile
-from pathlib import Path
 
-import pytest
-
-from conftest import Gateway
-from kafka_group_support import GROUP_FLAGS
 from kafka_support import _read_exact, _string
 
 JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 11, 12, 13, 14
@@ -22,15 +15,6 @@ INCONSISTENT_GROUP_PROTOCOL = 23
 UNKNOWN_MEMBER_ID = 25
 REBALANCE_IN_PROGRESS = 27
 MEMBER_ID_REQUIRED = 79
-
-
-@pytest.fixture(scope="module")
-def gw():
-    directory = Path(tempfile.mkdtemp(prefix="hubgate-compat-"))
-    gateway = Gateway(directory, GROUP_FLAGS).start()
-    yield gateway
-    gateway.kill()
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _bytes(b):
@@ -133,7 +117,7 @@ def heartbeat(conn, group, generation, member_id):
     return conn.recv(c).take(">h")
 
 
-def test_kafka_group_wire_join_sync_heartbeat_leave(gw, hub_name):
+def test_kafka_group_wire_join_sync_heartbeat_leave(group_gateway, hub_name):
     """Two members speak JoinGroup/SyncGroup/Heartbeat/LeaveGroup v0: the second member's join
     puts the first in REBALANCE_IN_PROGRESS; in generation 2 the follower's SyncGroup waits
     until the leader's arrives, and the follower, left out of the leader's assignment, gets an
@@ -141,7 +125,7 @@ def test_kafka_group_wire_join_sync_heartbeat_leave(gw, hub_name):
     LeaveGroup sends the remaining member into a rebalance."""
     group = f"g-{hub_name}"
     protocols = [("range", b"meta-a")]
-    a, b = Conn(gw.kafka), Conn(gw.kafka)
+    a, b = Conn(group_gateway.kafka), Conn(group_gateway.kafka)
     try:
         first = read_join_v0(a.recv(a.send(JOIN_GROUP, 0, join_v0(group, "", protocols))))
         assert first["error"] == 0 and first["generation"] == 1, first
@@ -193,11 +177,11 @@ def test_kafka_group_wire_join_sync_heartbeat_leave(gw, hub_name):
         b.close()
 
 
-def test_kafka_group_wire_join_v4_requires_member_id(gw, hub_name):
+def test_kafka_group_wire_join_v4_requires_member_id(group_gateway, hub_name):
     """JoinGroup v4 with an empty member id is answered MEMBER_ID_REQUIRED with the id to use;
     joining again with it succeeds with that id."""
     group = f"g-{hub_name}"
-    conn = Conn(gw.kafka)
+    conn = Conn(group_gateway.kafka)
 
     def join_v4(member_id):
         body = _string(group) + struct.pack(">ii", 10000, 30000) + _string(member_id) + _string("consumer")
@@ -233,7 +217,7 @@ def test_kafka_group_wire_session_timeout_bounds(start_gateway, hub_name):
         conn.close()
 
 
-def test_kafka_group_wire_member_missing_the_rebalance_timeout_is_dropped(gw, hub_name):
+def test_kafka_group_wire_member_missing_the_rebalance_timeout_is_dropped(group_gateway, hub_name):
     """A member that does not rejoin within the rebalance timeout (1 s, JoinGroup v1) is
     dropped when the join phase ends: the new generation goes on without it and its next
     heartbeat is UNKNOWN_MEMBER_ID."""
@@ -245,7 +229,7 @@ def test_kafka_group_wire_member_missing_the_rebalance_timeout_is_dropped(gw, hu
         body = _string(group) + struct.pack(">ii", 10000, 1000) + _string(member_id) + _string("consumer")
         return body + struct.pack(">i", 1) + _string("range") + _bytes(metadata)
 
-    a, b = Conn(gw.kafka), Conn(gw.kafka)
+    a, b = Conn(group_gateway.kafka), Conn(group_gateway.kafka)
     try:
         first = read_join_v0(a.recv(a.send(JOIN_GROUP, 1, join_v1("", b"a"))))
         member_a = first["member_id"]
@@ -293,7 +277,7 @@ def offset_fetch_v1(conn, group, topic, partitions):
     return out
 
 
-def test_kafka_group_wire_offset_commit_rules(gw, hub_name):
+def test_kafka_group_wire_offset_commit_rules(group_gateway, hub_name):
     """OffsetCommit v2 / OffsetFetch v1 on raw requests, with Kafka's rules for who may commit:
     the member of the current generation may; a wrong generation is ILLEGAL_GENERATION, an
     unknown member UNKNOWN_MEMBER_ID, and a commit from outside group management (generation -1,
@@ -301,9 +285,9 @@ def test_kafka_group_wire_offset_commit_rules(gw, hub_name):
     a partition the topic does not have is UNKNOWN_TOPIC_OR_PARTITION."""
     from kafka_group_support import create_topic
 
-    create_topic(gw.kafka, hub_name, 2)
+    create_topic(group_gateway.kafka, hub_name, 2)
     group = f"g-{hub_name}"
-    conn = Conn(gw.kafka)
+    conn = Conn(group_gateway.kafka)
     try:
         joined = read_join_v0(conn.recv(conn.send(JOIN_GROUP, 0, join_v0(group, "", [("range", b"m")]))))
         member, generation = joined["member_id"], joined["generation"]
