@@ -15,6 +15,19 @@ use kafka_protocol::protocol::StrBytes;
 use crate::dispatch::Handler;
 use crate::error::{code, storage_code};
 
+/// The (topic, partition indexes) a request asks for; `None` asks for every committed offset.
+/// The v1–7 and v8+ request topic types differ only in their type name.
+macro_rules! wanted {
+    ($topics:expr) => {
+        $topics.map(|topics| {
+            topics
+                .into_iter()
+                .map(|t| (t.name, t.partition_indexes))
+                .collect()
+        })
+    };
+}
+
 /// One partition's answer: index, committed offset (if any) or error.
 type Answer = (i32, Result<Option<CommittedOffset>, i16>);
 
@@ -25,13 +38,7 @@ pub(crate) async fn handle(
     version: i16,
 ) -> OffsetFetchResponse {
     if version < 8 {
-        let wanted = request.topics.map(|topics| {
-            topics
-                .into_iter()
-                .map(|t| (t.name, t.partition_indexes))
-                .collect()
-        });
-        let (error, topics) = fetch(h, &request.group_id.0, wanted).await;
+        let (error, topics) = fetch(h, &request.group_id.0, wanted!(request.topics)).await;
         let topics = topics
             .into_iter()
             .map(|(name, partitions)| {
@@ -64,13 +71,7 @@ pub(crate) async fn handle(
     }
     let mut groups = Vec::with_capacity(request.groups.len());
     for group in request.groups {
-        let wanted = group.topics.map(|topics| {
-            topics
-                .into_iter()
-                .map(|t| (t.name, t.partition_indexes))
-                .collect()
-        });
-        let (error, topics) = fetch(h, &group.group_id.0, wanted).await;
+        let (error, topics) = fetch(h, &group.group_id.0, wanted!(group.topics)).await;
         let topics = topics
             .into_iter()
             .map(|(name, partitions)| {
