@@ -168,7 +168,7 @@ impl Coordinator {
             })
     }
 
-    /// SyncGroup.
+    /// SyncGroup. A group that does not exist has no such member.
     pub(crate) async fn sync(&self, group: &str, sync: Sync) -> Synced {
         match self
             .inner
@@ -177,7 +177,7 @@ impl Coordinator {
         {
             Some(synced) => synced,
             None => Synced {
-                error: self.absent_member_error(group),
+                error: code::UNKNOWN_MEMBER_ID,
                 ..Synced::default()
             },
         }
@@ -188,7 +188,7 @@ impl Coordinator {
         self.inner
             .call(group, false, |tx| Command::Heartbeat(who, generation, tx))
             .await
-            .unwrap_or_else(|| self.absent_member_error(group))
+            .unwrap_or(code::UNKNOWN_MEMBER_ID)
     }
 
     /// LeaveGroup: one error code per member, in order.
@@ -197,7 +197,7 @@ impl Coordinator {
         self.inner
             .call(group, false, |tx| Command::Leave(members, tx))
             .await
-            .unwrap_or_else(|| vec![self.absent_member_error(group); count])
+            .unwrap_or_else(|| vec![code::UNKNOWN_MEMBER_ID; count])
     }
 
     /// OffsetCommit: checks the member against the group, then stores the offsets.
@@ -305,9 +305,6 @@ impl Coordinator {
             .is_ok_and(|offsets| !offsets.is_empty())
     }
 
-    fn absent_member_error(&self, _group: &str) -> i16 {
-        code::UNKNOWN_MEMBER_ID
-    }
 }
 
 impl Inner {
