@@ -562,3 +562,33 @@ def test_kafka_group_default_initial_rebalance_delay(gateway, hub_name):
             f"first assignment {first_assignment:.2f} s after start: the 3 s delay was not applied")
     finally:
         stop_all(members)
+
+
+def test_kafka_group_kafkajs_members_share_commit_and_admin(group_gateway, hub_name):
+    """Two kafkajs consumers of one group (its round-robin assigner) split a 4-partition topic,
+    receive every record once from the partitions they were assigned, and commit; the kafkajs
+    admin then reads the committed offsets, describes, lists and deletes the group, after which
+    its offsets are gone."""
+    from conftest import run_node
+
+    group = f"g-{hub_name}"
+    out = json.loads(run_node("kafka_group.js", group_gateway.kafka, hub_name, group, "4", "40").stdout)
+    assignments = {int(member): set(parts) for member, parts in out["assignments"].items()}
+    assert len(assignments) == 2 and all(assignments.values()), out["assignments"]
+    assert assignments[0].isdisjoint(assignments[1])
+    assert assignments[0] | assignments[1] == {0, 1, 2, 3}
+    values = [r["value"] for r in out["received"]]
+    assert sorted(values) == sorted(f"kjs-{i}" for i in range(40)), "a record was lost or delivered twice"
+    for r in out["received"]:
+        assert r["partition"] in assignments[r["member"]], f"{r} came from a partition of the other member"
+    (described,) = out["described"]["groups"]
+    assert (described["errorCode"], described["state"], described["protocolType"]) == (0, "Stable", "consumer")
+    assert len(described["members"]) == 2
+    assert all(m["clientHost"] == "/127.0.0.1" for m in described["members"])
+    (offsets,) = out["offsets"]
+    assert {p["partition"]: p["offset"] for p in offsets["partitions"]} == {p: "10" for p in range(4)}
+    listed = {g["groupId"]: g["protocolType"] for g in out["listed"]["groups"]}
+    assert listed.get(group) == "consumer", listed
+    assert out["deleted"] == [{"groupId": group, "errorCode": 0}]
+    (after,) = out["afterDelete"]
+    assert {p["offset"] for p in after["partitions"]} == {"-1"}

@@ -771,9 +771,9 @@ impl Group {
         }
         self.generation = self.generation.wrapping_add(1).max(1);
         if self.members.is_empty() {
+            // Kafka keeps the protocol type of an empty group (ListGroups reports it).
             self.phase = Phase::Empty;
             self.protocol = None;
-            self.protocol_type = None;
             self.leader = None;
             return;
         }
