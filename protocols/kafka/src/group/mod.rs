@@ -304,7 +304,6 @@ impl Coordinator {
             .await
             .is_ok_and(|offsets| !offsets.is_empty())
     }
-
 }
 
 impl Inner {
