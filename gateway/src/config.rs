@@ -670,6 +670,46 @@ mod tests {
     }
 
     #[test]
+    fn group_settings_come_from_flags_then_the_file_then_kafka_defaults() {
+        let defaults = Settings::resolve(ServeArgs::default())
+            .unwrap()
+            .kafka_groups;
+        assert_eq!(defaults.initial_rebalance_delay, Duration::from_secs(3));
+        assert_eq!(defaults.min_session_timeout, Duration::from_secs(6));
+        assert_eq!(defaults.max_session_timeout, Duration::from_secs(1800));
+        assert_eq!(
+            defaults.offsets_retention,
+            Duration::from_secs(7 * 24 * 3600)
+        );
+        let file = write(
+            "kafka_group_initial_rebalance_delay_ms = 0\nkafka_offsets_retention_ms = 60000\n",
+        );
+        let s = Settings::resolve(ServeArgs {
+            config: Some(file.path().to_owned()),
+            kafka_group_initial_rebalance_delay_ms: Some(250),
+            kafka_group_min_session_timeout_ms: Some(1000),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            s.kafka_groups.initial_rebalance_delay,
+            Duration::from_millis(250)
+        );
+        assert_eq!(s.kafka_groups.min_session_timeout, Duration::from_secs(1));
+        assert_eq!(s.kafka_groups.offsets_retention, Duration::from_secs(60));
+        for (min, max, retention) in [(7000, 6000, 1), (0, 6000, 1), (1000, 6000, 0)] {
+            let err = Settings::resolve(ServeArgs {
+                kafka_group_min_session_timeout_ms: Some(min),
+                kafka_group_max_session_timeout_ms: Some(max),
+                kafka_offsets_retention_ms: Some(retention),
+                ..ServeArgs::default()
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains("kafka_"), "{err}");
+        }
+    }
+
+    #[test]
     fn kafka_advertise_is_host_and_port() {
         let args = ServeArgs {
             kafka_advertise: Some("broker.example:19092".into()),
