@@ -52,6 +52,11 @@ impl HubName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The empty name, which no hub has: it sorts before every valid name, as a range bound.
+    pub(crate) fn lowest() -> Self {
+        Self(String::new())
+    }
 }
 
 impl TryFrom<String> for HubName {

@@ -786,9 +786,7 @@ impl<B: Backend> GroupOffsets for Engine<B> {
 
     async fn committed_offsets(&self, group: &str) -> Result<Vec<(PartitionId, CommittedOffset)>> {
         let committed = read(&self.committed);
-        Ok(committed
-            .iter()
-            .filter(|((g, _), _)| g == group)
+        Ok(of_group(&committed, group)
             .map(|((_, p), o)| (p.clone(), o.clone()))
             .collect())
     }
@@ -809,6 +807,17 @@ impl<B: Backend> GroupOffsets for Engine<B> {
     }
 }
 
+/// The group's entries of the committed map: one range of the map, not a scan of every group's.
+fn of_group<'a>(
+    committed: &'a Committed,
+    group: &'a str,
+) -> impl Iterator<Item = (&'a (String, PartitionId), &'a CommittedOffset)> + 'a {
+    let first = (group.to_owned(), PartitionId::new(HubName::lowest(), 0));
+    committed
+        .range(first..)
+        .take_while(move |((g, _), _)| g == group)
+}
+
 impl<B: Backend> Engine<B> {
     /// Removes the group's offsets for the partitions `which` selects, durably.
     async fn forget_offsets(
@@ -818,10 +827,9 @@ impl<B: Backend> Engine<B> {
     ) -> Result<()> {
         {
             let mut committed = write(&self.committed);
-            let keys: Vec<_> = committed
-                .keys()
-                .filter(|(g, p)| g == group && which(p))
-                .cloned()
+            let keys: Vec<_> = of_group(&committed, group)
+                .filter(|((_, p), _)| which(p))
+                .map(|(key, _)| key.clone())
                 .collect();
             self.backend.remove_offsets(&keys)?;
             for key in &keys {
