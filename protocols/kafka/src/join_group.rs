@@ -26,7 +26,7 @@ pub(crate) async fn handle(
         .map(Duration::from_millis)
         .filter(|s| (config.min_session_timeout..=config.max_session_timeout).contains(s));
     let joined = if request.group_id.0.is_empty() {
-        failed(code::INVALID_GROUP_ID, member_id)
+        Joined::error(code::INVALID_GROUP_ID, &member_id)
     } else if let Some(session_timeout) = session {
         // v0 has no rebalance timeout: Kafka uses the session timeout.
         let rebalance_timeout = u64::try_from(request.rebalance_timeout_ms)
@@ -51,18 +51,9 @@ pub(crate) async fn handle(
         };
         h.groups.join(&request.group_id.0, join).await
     } else {
-        failed(code::INVALID_SESSION_TIMEOUT, member_id)
+        Joined::error(code::INVALID_SESSION_TIMEOUT, &member_id)
     };
     response(joined, version)
-}
-
-fn failed(error: i16, member_id: String) -> Joined {
-    Joined {
-        error,
-        generation: -1,
-        member_id,
-        ..Joined::default()
-    }
 }
 
 fn response(joined: Joined, version: i16) -> JoinGroupResponse {

@@ -21,7 +21,6 @@ pub(crate) async fn handle(
     let groups = h
         .groups
         .list()
-        .await
         .into_iter()
         .filter(|g| wanted(&request.states_filter, g.phase.name()))
         .filter(|_| wanted(&request.types_filter, GROUP_TYPE))

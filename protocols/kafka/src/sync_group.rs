@@ -15,10 +15,7 @@ pub(crate) async fn handle(
     version: i16,
 ) -> SyncGroupResponse {
     let synced = if request.group_id.0.is_empty() {
-        Synced {
-            error: code::INVALID_GROUP_ID,
-            ..Synced::default()
-        }
+        Synced::error(code::INVALID_GROUP_ID)
     } else {
         let sync = Sync {
             member_id: request.member_id.to_string(),

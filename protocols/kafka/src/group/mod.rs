@@ -142,7 +142,9 @@ impl Coordinator {
         &self.inner.config
     }
 
-    /// Starts an actor for every group with stored offsets, so their retention runs.
+    /// Starts an actor for every group with stored offsets, so their retention runs. From
+    /// then on every group with offsets has an actor (commits go through it and it retires
+    /// only without offsets), so the other requests need ask only the actors.
     pub(crate) async fn load(&self) {
         match self.inner.storage.offset_groups().await {
             Ok(groups) => {
@@ -160,27 +162,15 @@ impl Coordinator {
         self.inner
             .call(group, true, |tx| Command::Join(join, tx))
             .await
-            .unwrap_or_else(|| Joined {
-                error: code::COORDINATOR_NOT_AVAILABLE,
-                generation: -1,
-                member_id,
-                ..Joined::default()
-            })
+            .unwrap_or_else(|| Joined::error(code::COORDINATOR_NOT_AVAILABLE, &member_id))
     }
 
     /// SyncGroup. A group that does not exist has no such member.
     pub(crate) async fn sync(&self, group: &str, sync: Sync) -> Synced {
-        match self
-            .inner
+        self.inner
             .call(group, false, |tx| Command::Sync(sync, tx))
             .await
-        {
-            Some(synced) => synced,
-            None => Synced {
-                error: code::UNKNOWN_MEMBER_ID,
-                ..Synced::default()
-            },
-        }
+            .unwrap_or_else(|| Synced::error(code::UNKNOWN_MEMBER_ID))
     }
 
     /// Heartbeat.
@@ -217,29 +207,15 @@ impl Coordinator {
 
     /// DescribeGroups for one group; `None` when it does not exist.
     pub(crate) async fn describe(&self, group: &str) -> Option<GroupView> {
-        if let Some(view) = self.inner.call(group, false, Command::Describe).await {
-            return Some(view);
-        }
-        self.has_stored_offsets(group).await.then(|| GroupView {
-            phase: Phase::Empty,
-            protocol_type: String::new(),
-            protocol: String::new(),
-            members: Vec::new(),
-        })
+        self.inner.call(group, false, Command::Describe).await
     }
 
     /// DeleteGroups for one group: its error code.
     pub(crate) async fn delete(&self, group: &str) -> i16 {
-        if let Some(error) = self.inner.call(group, false, Command::Delete).await {
-            return error;
-        }
-        if !self.has_stored_offsets(group).await {
-            return code::GROUP_ID_NOT_FOUND;
-        }
-        match self.inner.storage.delete_group_offsets(group).await {
-            Ok(()) => code::NONE,
-            Err(e) => storage_code(&e),
-        }
+        self.inner
+            .call(group, false, Command::Delete)
+            .await
+            .unwrap_or(code::GROUP_ID_NOT_FOUND)
     }
 
     /// OffsetDelete: forgets the group's offsets for partitions its members do not consume.
@@ -248,27 +224,14 @@ impl Coordinator {
         group: &str,
         partitions: Vec<PartitionId>,
     ) -> OffsetsDeleted {
-        let count = partitions.len();
-        if let Some(result) = self
-            .inner
-            .call(group, false, |tx| {
-                Command::DeleteOffsets(partitions.clone(), tx)
-            })
+        self.inner
+            .call(group, false, |tx| Command::DeleteOffsets(partitions, tx))
             .await
-        {
-            return result;
-        }
-        if !self.has_stored_offsets(group).await {
-            return Err(code::GROUP_ID_NOT_FOUND);
-        }
-        match self.inner.storage.delete_offsets(group, &partitions).await {
-            Ok(()) => Ok(vec![code::NONE; count]),
-            Err(e) => Err(storage_code(&e)),
-        }
+            .unwrap_or(Err(code::GROUP_ID_NOT_FOUND))
     }
 
-    /// Every group: those with actors, and those known only by stored offsets.
-    pub(crate) async fn list(&self) -> Vec<Listed> {
+    /// Every group, sorted by id.
+    pub(crate) fn list(&self) -> Vec<Listed> {
         let mut out: Vec<Listed> = self
             .inner
             .groups
@@ -282,27 +245,8 @@ impl Coordinator {
                 }
             })
             .collect();
-        if let Ok(stored) = self.inner.storage.offset_groups().await {
-            for group_id in stored {
-                if !out.iter().any(|l| l.group_id == group_id) {
-                    out.push(Listed {
-                        group_id,
-                        phase: Phase::Empty,
-                        protocol_type: String::new(),
-                    });
-                }
-            }
-        }
         out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         out
-    }
-
-    async fn has_stored_offsets(&self, group: &str) -> bool {
-        self.inner
-            .storage
-            .committed_offsets(group)
-            .await
-            .is_ok_and(|offsets| !offsets.is_empty())
     }
 }
 

@@ -84,7 +84,8 @@ pub(crate) struct Joined {
 }
 
 impl Joined {
-    fn error(error: i16, member_id: &str) -> Self {
+    /// A failed join of `member_id`.
+    pub(crate) fn error(error: i16, member_id: &str) -> Self {
         Self {
             error,
             generation: -1,
@@ -117,7 +118,8 @@ pub(crate) struct Synced {
 }
 
 impl Synced {
-    fn error(error: i16) -> Self {
+    /// A failed sync.
+    pub(crate) fn error(error: i16) -> Self {
         Self {
             error,
             ..Self::default()
@@ -334,8 +336,7 @@ impl Group {
             let _ = reply.send(Joined::error(code::GROUP_MAX_SIZE_REACHED, ""));
             return;
         }
-        let prefix = join.instance_id.as_deref().unwrap_or(&join.client_id);
-        let id = format!("{prefix}-{}", uuid::Uuid::new_v4());
+        let id = new_member_id(&join);
         if join.require_known_member_id && join.instance_id.is_none() {
             self.pending.insert(id.clone(), now + join.session_timeout);
             let _ = reply.send(Joined::error(code::MEMBER_ID_REQUIRED, &id));
@@ -394,8 +395,7 @@ impl Group {
         if let Some(waiting) = member.sync.take() {
             let _ = waiting.send(Synced::error(code::FENCED_INSTANCE_ID));
         }
-        let prefix = join.instance_id.as_deref().unwrap_or(&join.client_id);
-        let id = format!("{prefix}-{}", uuid::Uuid::new_v4());
+        let id = new_member_id(&join);
         let unchanged = member.same_protocols(&join.protocols);
         if let Some(instance) = &join.instance_id {
             self.statics.insert(instance.clone(), id.clone());
@@ -595,12 +595,7 @@ impl Group {
         generation: i32,
         now: Instant,
     ) -> Result<(), i16> {
-        if let Some(instance) = &who.instance_id
-            && self
-                .statics
-                .get(instance)
-                .is_some_and(|id| *id != who.member_id)
-        {
+        if self.fenced(&who.member_id, who.instance_id.as_deref()) {
             return Err(code::FENCED_INSTANCE_ID);
         }
         if generation < 0 && self.phase == Phase::Empty {
@@ -662,10 +657,7 @@ impl Group {
 
     /// `Ok` when `id` is a member and, for static members, still owns its instance id.
     fn check_member(&self, id: &str, instance_id: Option<&str>) -> Result<(), i16> {
-        if let Some(instance) = instance_id
-            && let Some(owner) = self.statics.get(instance)
-            && owner != id
-        {
+        if self.fenced(id, instance_id) {
             return Err(code::FENCED_INSTANCE_ID);
         }
         if self.members.contains_key(id) {
@@ -673,6 +665,14 @@ impl Group {
         } else {
             Err(code::UNKNOWN_MEMBER_ID)
         }
+    }
+
+    /// Whether `instance_id` belongs to another member than `id`: a newer incarnation of the
+    /// static member took it over.
+    fn fenced(&self, id: &str, instance_id: Option<&str>) -> bool {
+        instance_id
+            .and_then(|instance| self.statics.get(instance))
+            .is_some_and(|owner| owner != id)
     }
 
     /// Whether member `id` (new: empty) with these protocols fits the other members: same
@@ -888,6 +888,12 @@ fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
         rest = &rest[2 + len..];
     }
     Some(topics)
+}
+
+/// A fresh member id: the instance id (static members) or the client id, then a UUID.
+fn new_member_id(join: &Join) -> String {
+    let prefix = join.instance_id.as_deref().unwrap_or(&join.client_id);
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
 }
 
 fn supports(member: &Member, protocol: &str) -> bool {

@@ -107,7 +107,7 @@ async fn fifty_groups_rebalance_at_once_each_in_one_generation() {
         let listed: HashSet<&str> = leaders[0].members.iter().map(|m| m.0.as_str()).collect();
         assert_eq!(listed, ids, "{group}");
     }
-    let listed = c.list().await;
+    let listed = c.list();
     assert_eq!(listed.len(), 50);
     assert!(listed.iter().all(|l| l.phase == Phase::CompletingRebalance));
 }
@@ -192,7 +192,7 @@ async fn offsets_survive_a_new_coordinator_and_expire_after_retention() {
     drop(c);
     let c = coordinator(Arc::clone(&storage));
     c.load().await;
-    let listed = c.list().await;
+    let listed = c.list();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].group_id, "simple");
     assert_eq!(listed[0].phase, Phase::Empty);
@@ -215,7 +215,7 @@ async fn offsets_survive_a_new_coordinator_and_expire_after_retention() {
             .unwrap()
             .is_empty()
     );
-    assert!(c.list().await.is_empty());
+    assert!(c.list().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
