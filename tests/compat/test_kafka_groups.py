@@ -58,6 +58,17 @@ def received(members, produced):
     return sum(1 for m in members for v in m.values() if v in produced)
 
 
+def produce_and_consume_once(gateway, topic, members, partitions, count, tag):
+    """Produces `count` records spread over the topic's partitions and waits until the settled
+    `members` have consumed them, each exactly once (see `assert_exactly_once`); returns them."""
+    rounds = [m.snapshot()["rounds"] for m in members]
+    produced = produce_spread(gateway.kafka, topic, partitions, count, tag)
+    wait_until(lambda: received(members, produced) >= count, 30,
+               lambda: f"consumed {received(members, produced)} of {count}:\n" + describe(members))
+    assert_exactly_once(members, produced, rounds)
+    return produced
+
+
 @pytest.mark.parametrize("count,strategy", [(2, "range"), (3, "roundrobin")])
 def test_kafka_group_confluent_members_share_partitions(group_gateway, hub_name, count, strategy):
     """`count` confluent-kafka consumers in one group split a 6-partition topic evenly, each
@@ -74,11 +85,7 @@ def test_kafka_group_confluent_members_share_partitions(group_gateway, hub_name,
         wait_until(lambda: covers(members, 6), 30,
                    lambda: "the group did not settle:\n" + describe(members) + "\n" + group_gateway.log())
         assert sorted(len(m.snapshot()["assignment"]) for m in members) == [6 // count] * count, describe(members)
-        rounds = [m.snapshot()["rounds"] for m in members]
-        produced = produce_spread(group_gateway.kafka, hub_name, 6, 120, hub_name)
-        wait_until(lambda: received(members, produced) >= 120, 30,
-                   lambda: f"consumed {received(members, produced)} of 120:\n" + describe(members))
-        assert_exactly_once(members, produced, rounds)
+        produce_and_consume_once(group_gateway, hub_name, members, 6, 120, hub_name)
     finally:
         stop_all(members)
 
@@ -101,10 +108,7 @@ def test_kafka_group_cooperative_sticky_moves_only_what_it_must(group_gateway, h
         events = [(kind, len(ps)) for _, kind, ps in first.snapshot()["events"]]
         assert ("revoke", 4) not in events and ("lost", 4) not in events, describe(members)
         assert ("revoke", 2) in events, describe(members)
-        rounds = [m.snapshot()["rounds"] for m in members]
-        produced = produce_spread(group_gateway.kafka, hub_name, 4, 40, hub_name)
-        wait_until(lambda: received(members, produced) >= 40, 30, lambda: describe(members))
-        assert_exactly_once(members, produced, rounds)
+        produce_and_consume_once(group_gateway, hub_name, members, 4, 40, hub_name)
     finally:
         stop_all(members)
 
@@ -181,11 +185,7 @@ def test_kafka_group_killed_member_partitions_move_to_survivors(group_gateway, h
         # the partitions moved because the session expired, not earlier.
         assert moved_after >= 1.5, f"partitions moved {moved_after:.2f} s after the kill, before the session timeout"
         assert moved_after < 12, f"partitions moved only {moved_after:.2f} s after the kill"
-        rounds = [m.snapshot()["rounds"] for m in survivors]
-        produced = produce_spread(group_gateway.kafka, hub_name, 4, 40, hub_name)
-        wait_until(lambda: received(survivors, produced) >= 40, 30,
-                   lambda: f"consumed {received(survivors, produced)} of 40:\n" + describe(survivors))
-        assert_exactly_once(survivors, produced, rounds)
+        produced = produce_and_consume_once(group_gateway, hub_name, survivors, 4, 40, hub_name)
         orphan_values = {v for v, (p, _) in produced.items() if p in orphaned}
         assert orphan_values and orphan_values <= {v for m in survivors for v in m.values()}
     finally:
@@ -345,10 +345,7 @@ def test_kafka_group_python_clients_commit_and_resume(group_gateway, hub_name, m
         wait_until(lambda: covers(members, 4), 30,
                    lambda: "the group did not settle:\n" + describe(members) + "\n" + group_gateway.log())
         assert sorted(sorted(m.snapshot()["assignment"]) for m in members) == split, describe(members)
-        rounds = [m.snapshot()["rounds"] for m in members]
-        produced = produce_spread(group_gateway.kafka, hub_name, 4, 40, hub_name + "-a")
-        wait_until(lambda: received(members, produced) >= 40, 30, lambda: describe(members))
-        assert_exactly_once(members, produced, rounds)
+        produce_and_consume_once(group_gateway, hub_name, members, 4, 40, hub_name + "-a")
         for m in members:
             m.call(lambda c: c.commit())
     finally:
@@ -386,10 +383,7 @@ def test_kafka_group_mixed_clients_agree_on_common_protocol(group_gateway, hub_n
         wait_until(lambda: covers(members, 6), 40,
                    lambda: "the group did not settle:\n" + describe(members) + "\n" + group_gateway.log())
         assert sorted(sorted(m.snapshot()["assignment"]) for m in members) == [[0, 1], [2, 3], [4, 5]], describe(members)
-        rounds = [m.snapshot()["rounds"] for m in members]
-        produced = produce_spread(group_gateway.kafka, hub_name, 6, 60, hub_name)
-        wait_until(lambda: received(members, produced) >= 60, 30, lambda: describe(members))
-        assert_exactly_once(members, produced, rounds)
+        produce_and_consume_once(group_gateway, hub_name, members, 6, 60, hub_name)
     finally:
         stop_all(members)
 
