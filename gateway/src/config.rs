@@ -114,6 +114,7 @@ fn sas_policy(name: String, spec: PolicySpec) -> Result<SasPolicy, ConfigError> 
         key: Secret::new(spec.key),
         rights,
         hubs: spec.hubs,
+        cert_subject: None,
     })
 }
 

@@ -139,6 +139,11 @@ class Gateway:
         with self._cond:
             return "\n".join(self.lines[-200:])
 
+    def full_log(self) -> str:
+        """Every line logged since the last start."""
+        with self._cond:
+            return "\n".join(self.lines)
+
     def wait_for_log(self, needle: str, timeout=10.0) -> str:
         deadline = time.monotonic() + timeout
         with self._cond:

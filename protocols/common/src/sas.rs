@@ -26,7 +26,9 @@
 //! (HTTP `403`) from "not a valid token" (HTTP `401`).
 //!
 //! The HTTPS front end calls [`SasPolicies::verify`] on each request's `Authorization` header.
-//! Kafka and AMQP do not check tokens yet. This API is shaped for them: an AMQP `$cbs`
+//! Kafka SASL PLAIN and AMQP SASL PLAIN check a policy name and key with
+//! [`SasPolicies::authenticate_key`]; a verified client certificate maps to a policy with
+//! [`SasPolicies::authenticate_cert`]. This API is shaped for them: an AMQP `$cbs`
 //! put-token can call [`SasPolicies::authenticate`] once and keep the [`Grant`] for the
 //! connection, then call [`Grant::authorize`] when a link attaches (`Send` for a sender,
 //! `Listen` for a receiver), which also re-checks the expiry.
@@ -156,6 +158,9 @@ pub struct SasPolicy {
     pub rights: Rights,
     /// Hubs the policy is limited to (compared case-insensitively); empty means every hub.
     pub hubs: Vec<String>,
+    /// A TLS client certificate subject that authenticates a connection as this policy
+    /// (compared exactly); `None` when certificates do not map to it.
+    pub cert_subject: Option<String>,
 }
 
 impl SasPolicy {
@@ -431,6 +436,15 @@ impl Grant {
         self.expires_at
     }
 
+    /// The same grant limited to `resource` (an `EntityPath` given beside a key); a grant that
+    /// already names a resource keeps it.
+    pub fn narrowed_to(mut self, resource: &str) -> Self {
+        if self.resource.is_empty() {
+            self.resource = format!("sb://hubgate/{resource}");
+        }
+        self
+    }
+
     /// Checks that the grant, at `now_secs`, allows `right` on `hub`.
     ///
     /// # Errors
@@ -477,6 +491,7 @@ impl Grant {
 ///     key: Secret::new("s3cr3t"),
 ///     rights: Rights::from(Right::Send),
 ///     hubs: vec![],
+///     cert_subject: None,
 /// }])?;
 /// // sr = quote_plus("https://ns.example/orders"), se = 4102444800 (year 2100).
 /// let token = "SharedAccessSignature sr=https%3A%2F%2Fns.example%2Forders\
@@ -589,6 +604,49 @@ impl SasPolicies {
         grant.authorize(hub, right, now_secs)?;
         Ok(grant)
     }
+
+    /// Checks a policy name and key given directly (Kafka SASL PLAIN, AMQP SASL PLAIN) and
+    /// returns a namespace-wide grant that does not expire. The key is compared in constant
+    /// time.
+    ///
+    /// # Errors
+    ///
+    /// [`SasError::UnknownKeyName`] or [`SasError::BadSignature`]. Both must reach a client as
+    /// the same "authentication failed", so it cannot learn which policy names exist.
+    pub fn authenticate_key(&self, name: &str, key: &[u8]) -> Result<Grant, SasError> {
+        let policy = self
+            .policies
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| SasError::UnknownKeyName(name.to_owned()))?;
+        if !constant_time_eq(policy.key.expose(), key) {
+            return Err(SasError::BadSignature);
+        }
+        Ok(Grant {
+            policy: Arc::clone(policy),
+            resource: String::new(),
+            expires_at: i64::MAX,
+        })
+    }
+
+    /// The namespace-wide, non-expiring grant of the policy whose `cert_subject` is `subject`
+    /// (a TLS client certificate already verified against the configured CA), if any.
+    pub fn authenticate_cert(&self, subject: &str) -> Option<Grant> {
+        let policy = self
+            .policies
+            .iter()
+            .find(|p| p.cert_subject.as_deref() == Some(subject))?;
+        Some(Grant {
+            policy: Arc::clone(policy),
+            resource: String::new(),
+            expires_at: i64::MAX,
+        })
+    }
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Whether a decoded token resource covers `hub`: scheme and host are ignored; an empty path
@@ -632,6 +690,7 @@ mod tests {
             key: Secret::new(KEY),
             rights: rights.into(),
             hubs: hubs.iter().map(|h| (*h).to_owned()).collect(),
+            cert_subject: None,
         }
     }
 
@@ -951,6 +1010,66 @@ mod tests {
                 EXPIRY
             ),
             AMQP_TOKEN
+        );
+    }
+
+    #[test]
+    fn a_key_given_directly_is_checked_without_revealing_which_part_is_wrong() {
+        let p = policies(Right::Send, &["orders"]);
+        let grant = p.authenticate_key(NAME, KEY.as_bytes()).unwrap();
+        assert_eq!(grant.policy(), NAME);
+        assert_eq!(grant.resource(), "");
+        grant
+            .authorize("orders", Right::Send, i64::MAX - 1)
+            .unwrap();
+        assert!(
+            grant
+                .authorize("other", Right::Send, 0)
+                .unwrap_err()
+                .is_denied()
+        );
+        assert_eq!(
+            p.authenticate_key(NAME, b"s3cr3T").unwrap_err(),
+            SasError::BadSignature
+        );
+        assert_eq!(
+            p.authenticate_key(NAME, b"s3cr3").unwrap_err(),
+            SasError::BadSignature
+        );
+        assert_eq!(
+            p.authenticate_key("Other", KEY.as_bytes()).unwrap_err(),
+            SasError::UnknownKeyName("Other".into())
+        );
+    }
+
+    #[test]
+    fn an_entity_path_narrows_a_namespace_grant() {
+        let p = policies(Right::Manage, &[]);
+        let grant = p
+            .authenticate_key(NAME, KEY.as_bytes())
+            .unwrap()
+            .narrowed_to("orders");
+        grant.authorize("orders", Right::Send, 0).unwrap();
+        assert!(matches!(
+            grant.authorize("other", Right::Send, 0).unwrap_err(),
+            SasError::OtherResource { .. }
+        ));
+    }
+
+    #[test]
+    fn a_certificate_subject_maps_to_its_policy_only() {
+        let p = SasPolicies::new([SasPolicy {
+            cert_subject: Some("CN=client-a".into()),
+            ..policy(Right::Listen, &[])
+        }])
+        .unwrap();
+        let grant = p.authenticate_cert("CN=client-a").unwrap();
+        assert_eq!(grant.policy(), NAME);
+        assert!(p.authenticate_cert("CN=client-b").is_none());
+        assert!(
+            policies(Right::Listen, &[])
+                .authenticate_cert("CN=client-a")
+                .is_none()
         );
     }
 }

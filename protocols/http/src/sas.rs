@@ -59,6 +59,7 @@ mod tests {
             key: Secret::new("s3cr3t"),
             rights,
             hubs: hubs.iter().map(|h| (*h).to_owned()).collect(),
+            cert_subject: None,
         }])
         .unwrap()
     }

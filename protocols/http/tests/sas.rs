@@ -23,6 +23,7 @@ fn app() -> App {
         key: Secret::new(key),
         rights: Rights::from(right),
         hubs: vec![],
+        cert_subject: None,
     };
     let policies = SasPolicies::new([
         policy("sender", "send-key", Right::Send),

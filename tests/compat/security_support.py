@@ -1,0 +1,112 @@
+"""A secured gateway for the security tests: a CA made in the test, a server certificate it
+signs (and client certificates on demand), and a config file with three access policies —
+Send-only, Listen-only and Manage — each with a fresh random key.
+
+`SecureGateway.keys()` lists every configured secret, so a test can check at the end of a run
+that none of them reached the gateway's log (`assert_no_secret_in_log`).
+"""
+
+import secrets
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+@dataclass
+class TestCa:
+    """A throwaway certificate authority in `directory`."""
+
+    directory: Path
+    cert: Path = field(init=False)
+    key: Path = field(init=False)
+
+    def __post_init__(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.cert, self.key = self.directory / "ca.pem", self.directory / "ca-key.pem"
+        _openssl(
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=hubgate test CA", "-keyout", str(self.key), "-out", str(self.cert),
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        )
+
+    def issue(self, name: str, subject: str, server: bool) -> tuple[Path, Path]:
+        """A certificate for `subject` (e.g. `/CN=localhost`) signed by this CA: (cert, key)."""
+        cert, key, csr = (self.directory / f"{name}{ext}" for ext in (".pem", "-key.pem", ".csr"))
+        ext = self.directory / f"{name}.ext"
+        if server:
+            ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        else:
+            ext.write_text("extendedKeyUsage=clientAuth\n")
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", str(key), "-out", str(csr))
+        _openssl(
+            "x509", "-req", "-in", str(csr), "-CA", str(self.cert), "-CAkey", str(self.key),
+            "-CAcreateserial", "-days", "1", "-out", str(cert), "-extfile", str(ext),
+        )
+        return cert, key
+
+
+@dataclass
+class Policy:
+    name: str
+    rights: list[str]
+    key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    hubs: list[str] = field(default_factory=list)
+
+    def toml(self) -> str:
+        lines = [f"[policies.{self.name}]", f'key = "{self.key}"', f"rights = {self.rights!r}".replace("'", '"')]
+        if self.hubs:
+            lines.append(f"hubs = {self.hubs!r}".replace("'", '"'))
+        return "\n".join(lines) + "\n"
+
+
+DEFAULT_POLICIES = (("sender", ["send"]), ("listener", ["listen"]), ("admin", ["manage"]))
+
+
+@dataclass
+class SecureSetup:
+    """Files for a secured gateway under `directory`: `config`, `ca`, `server_cert`, `server_key`."""
+
+    directory: Path
+    tls: bool = True
+    extra_toml: str = ""
+    policies: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if not self.policies:
+            self.policies = {name: Policy(name, rights) for name, rights in DEFAULT_POLICIES}
+        self.ca = TestCa(self.directory / "ca") if self.tls else None
+        if self.ca:
+            self.server_cert, self.server_key = self.ca.issue("server", "/CN=localhost", server=True)
+        self.config = self.directory / "hubgate.toml"
+        self.write_config()
+
+    def write_config(self):
+        body = "".join(p.toml() for p in self.policies.values())
+        self.config.write_text(self.extra_toml + "\n" + body)
+
+    def args(self) -> list[str]:
+        """`hubgate serve` flags for this setup."""
+        args = ["--config", str(self.config)]
+        if self.ca:
+            args += ["--tls-cert", str(self.server_cert), "--tls-key", str(self.server_key)]
+        return args
+
+    def keys(self) -> list[str]:
+        """Every secret the config holds."""
+        return [p.key for p in self.policies.values()]
+
+    def connection_string(self, policy: str, endpoint: str, entity: str | None = None) -> str:
+        """An Event Hubs connection string for `policy` at `endpoint` (`sb://host:port`)."""
+        text = f"Endpoint={endpoint}/;SharedAccessKeyName={policy};SharedAccessKey={self.policies[policy].key}"
+        return text + (f";EntityPath={entity}" if entity else "")
+
+
+def assert_no_secret_in_log(log_text: str, keys):
+    """Fails if any configured key appears in `log_text` (use `Gateway.full_log()`)."""
+    for key in keys:
+        assert key not in log_text, "a configured key reached the gateway's log"
