@@ -6,7 +6,9 @@
 //! policies the token is verified ([`Access::put_token`]: signature over the raw `sr`,
 //! expiry, `sr` covering the audience) and answered `200`, or `401` with a
 //! `status-description` and `error-condition` `amqp:unauthorized-access`, as Event Hubs
-//! does; pyamqp treats any status outside 200–299 as an authentication failure. With no
+//! does; pyamqp treats any status outside 200–299 as an authentication failure. A token put
+//! with `type` = `jwt` (what the SDKs send for a generic token credential) is verified the
+//! same way: hubgate only knows SAS tokens, so a real JWT is refused as malformed. With no
 //! policy the token is not checked and the answer is `202 Accepted`.
 //!
 //! The token itself is never logged: only the audience, the policy name and the expiry.
@@ -23,6 +25,8 @@ use crate::nodes::{app_string, error_reply, reply};
 
 /// The token type of a SAS token.
 const SAS_TOKEN_TYPE: &str = "servicebus.windows.net:sastoken";
+/// The token type the SDKs send for a token credential that is not a SAS credential.
+const JWT_TOKEN_TYPE: &str = "jwt";
 /// Longest audience accepted; SDK audiences are a few dozen bytes.
 const MAX_AUDIENCE_LEN: usize = 1024;
 
@@ -57,7 +61,7 @@ fn put_token(access: &Access, request: &AmqpMessage) -> Result<AmqpMessage, Erro
             "put-token needs a `name` (the audience) of at most {MAX_AUDIENCE_LEN} bytes"
         )));
     }
-    if kind != SAS_TOKEN_TYPE {
+    if kind != SAS_TOKEN_TYPE && kind != JWT_TOKEN_TYPE {
         return Err(Error::Unauthorized(format!(
             "InvalidToken: token type `{kind}` is not supported; use {SAS_TOKEN_TYPE}"
         )));
@@ -187,13 +191,18 @@ mod tests {
                 )))
             );
         }
-        let mut jwt = put("sb://h/hub", &good);
-        if let Some(app) = jwt.application_properties.as_mut() {
-            app.0
-                .insert("type".into(), SimpleValue::String("jwt".into()));
-        }
-        let reply = request(&access, &jwt);
-        assert_eq!(property(&reply, "status-code"), Some(SimpleValue::Int(401)));
+        let typed = |kind: &str, token: &str| {
+            let mut message = put("sb://h/hub", token);
+            if let Some(app) = message.application_properties.as_mut() {
+                app.0.insert("type".into(), SimpleValue::String(kind.into()));
+            }
+            property(&request(&access, &message), "status-code")
+        };
+        // A SAS token put as `jwt` is verified like any other; a real JWT is not a SAS token.
+        assert_eq!(typed("jwt", &good), Some(SimpleValue::Int(200)));
+        assert_eq!(typed("jwt", "eyJhbGciOiJIUzI1NiJ9.e30.x"), Some(SimpleValue::Int(401)));
+        assert_eq!(typed("jwt", &wrong_key), Some(SimpleValue::Int(401)));
+        assert_eq!(typed("amqp:swt", &good), Some(SimpleValue::Int(401)));
         let mut no_body = put("sb://h/hub", &good);
         no_body.body = Body::Empty;
         assert_eq!(

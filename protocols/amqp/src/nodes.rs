@@ -225,8 +225,9 @@ fn address_reply(mut reply: AmqpMessage, request: &AmqpMessage) -> AmqpMessage {
     reply
 }
 
-/// `$management` READ of `com.microsoft:eventhub` or `com.microsoft:partition`; needs Listen
-/// on the hub when access policies exist.
+/// `$management` READ of `com.microsoft:eventhub` or `com.microsoft:partition`. With access
+/// policies it needs Listen or Send on the hub: the Python producer reads the partition list
+/// before its first send to a given partition, so a Send-only policy must be able to.
 async fn management(shared: &Shared, access: &Access, request: &AmqpMessage) -> AmqpMessage {
     match management_read(shared, access, request).await {
         Ok(map) => reply(200, "OK", Value::Map(map)),
@@ -254,7 +255,9 @@ async fn management_read(
     }
     let name = app_string(request, "name")
         .ok_or_else(|| Error::InvalidField("management request without `name`".into()))?;
-    access.authorize(name, Right::Listen)?;
+    access
+        .authorize(name, Right::Listen)
+        .or_else(|_| access.authorize(name, Right::Send))?;
     let hub = HubName::new(name)?;
     let auto_create = access.auto_create(name, shared.config.auto_create);
     let info = hub_or_create(shared.storage.as_ref(), &hub, auto_create).await?;
