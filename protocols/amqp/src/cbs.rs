@@ -194,13 +194,17 @@ mod tests {
         let typed = |kind: &str, token: &str| {
             let mut message = put("sb://h/hub", token);
             if let Some(app) = message.application_properties.as_mut() {
-                app.0.insert("type".into(), SimpleValue::String(kind.into()));
+                app.0
+                    .insert("type".into(), SimpleValue::String(kind.into()));
             }
             property(&request(&access, &message), "status-code")
         };
         // A SAS token put as `jwt` is verified like any other; a real JWT is not a SAS token.
         assert_eq!(typed("jwt", &good), Some(SimpleValue::Int(200)));
-        assert_eq!(typed("jwt", "eyJhbGciOiJIUzI1NiJ9.e30.x"), Some(SimpleValue::Int(401)));
+        assert_eq!(
+            typed("jwt", "eyJhbGciOiJIUzI1NiJ9.e30.x"),
+            Some(SimpleValue::Int(401))
+        );
         assert_eq!(typed("jwt", &wrong_key), Some(SimpleValue::Int(401)));
         assert_eq!(typed("amqp:swt", &good), Some(SimpleValue::Int(401)));
         let mut no_body = put("sb://h/hub", &good);
