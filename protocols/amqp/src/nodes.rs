@@ -507,4 +507,52 @@ mod tests {
             Some(SimpleValue::Symbol(Symbol::from("amqp:not-found")))
         );
     }
+
+    #[tokio::test]
+    async fn management_reads_need_listen_or_send_when_policies_exist() {
+        use hubgate_protocol::sas::sign_token;
+        use hubgate_protocol::{Rights, SasPolicies, SasPolicy, Secret};
+        let shared = shared();
+        let policy = |name: &str, right: Right| SasPolicy {
+            name: name.into(),
+            key: Secret::new("k"),
+            rights: Rights::from(right),
+            hubs: vec![],
+            cert_subject: None,
+        };
+        let policies = Arc::new(
+            SasPolicies::new([
+                policy("sender", Right::Send),
+                policy("admin", Right::Manage),
+            ])
+            .unwrap(),
+        );
+        let read = |hub: &str| {
+            request(
+                MessageId::Ulong(1),
+                &[
+                    ("operation", "READ"),
+                    ("type", "com.microsoft:eventhub"),
+                    ("name", hub),
+                ],
+            )
+        };
+        let now = crate::access::now_secs();
+        let access = Access::new(Arc::clone(&policies), None);
+        let reply = management(&shared, &access, &read("orders")).await;
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(401)));
+        let token = sign_token("sender", &Secret::new("k"), "sb://h/", now + 60);
+        access.put_token("sb://h/", &token, now).unwrap();
+        // Send reads, but without Manage an unknown hub is not created.
+        let reply = management(&shared, &access, &read("orders")).await;
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(404)));
+        let admin = Access::new(
+            Arc::clone(&policies),
+            policies.authenticate_key("admin", b"k").ok(),
+        );
+        let reply = management(&shared, &admin, &read("orders")).await;
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(200)));
+        let reply = management(&shared, &access, &read("orders")).await;
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(200)));
+    }
 }

@@ -183,8 +183,12 @@ mod tests {
             assert_eq!(code(secured.on_init(init("PLAIN", wrong))), SaslCode::Auth);
             assert!(secured.grant().is_none());
         }
-        assert_eq!(code(secured.on_init(init("ANONYMOUS", b""))), SaslCode::Ok);
-        assert!(secured.grant().is_none());
+        // ANONYMOUS and MSSBCBS succeed without a grant: a `$cbs` token has to follow.
+        for mechanism in ["ANONYMOUS", "MSSBCBS"] {
+            assert_eq!(code(secured.on_init(init(mechanism, b""))), SaslCode::Ok);
+            assert!(secured.grant().is_none());
+        }
+        assert_eq!(code(secured.on_init(init("EXTERNAL", b""))), SaslCode::Auth);
         let connection = secured.clone();
         assert_eq!(
             code(secured.on_init(init("PLAIN", b"\0sender\0k3y"))),
