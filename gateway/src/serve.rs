@@ -97,6 +97,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         let config = hubgate_amqp::AmqpConfig {
             auto_create,
             max_message_bytes: settings.amqp_max_message_bytes,
+            policies: Arc::clone(&settings.policies),
             ..hubgate_amqp::AmqpConfig::default()
         };
         let serve = hubgate_amqp::serve(listener, storage.clone(), config, shutdown.child_token());
@@ -140,11 +141,9 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         access_policies = settings.policies.len(),
         "hubgate ready"
     );
-    if !settings.policies.is_empty()
-        && (settings.kafka != Listen::Off || settings.amqp != Listen::Off)
-    {
+    if !settings.policies.is_empty() && settings.kafka != Listen::Off {
         tracing::warn!(
-            "access policies are checked on HTTP only; Kafka and AMQP accept any client"
+            "access policies are checked on HTTP and AMQP only; Kafka accepts any client"
         );
     }
 
