@@ -55,7 +55,9 @@ pub enum ConnectionStringError {
     #[error("connection string key {0} given twice")]
     Duplicate(&'static str),
     /// Neither a key pair nor a token.
-    #[error("connection string has neither SharedAccessKeyName and SharedAccessKey nor SharedAccessSignature")]
+    #[error(
+        "connection string has neither SharedAccessKeyName and SharedAccessKey nor SharedAccessSignature"
+    )]
     NoCredential,
     /// Both a key pair and a token.
     #[error("connection string has both a key and a SharedAccessSignature")]
@@ -150,7 +152,9 @@ mod tests {
 
     #[test]
     fn keys_are_case_insensitive_and_values_keep_equals_signs() {
-        let cs = parse("endpoint=sb://h/;sharedaccesskeyname=p;SHAREDACCESSKEY=abc==;entitypath=orders").unwrap();
+        let cs =
+            parse("endpoint=sb://h/;sharedaccesskeyname=p;SHAREDACCESSKEY=abc==;entitypath=orders")
+                .unwrap();
         let Credential::Key { name, key } = &cs.credential else {
             panic!("{cs:?}")
         };
@@ -176,11 +180,23 @@ mod tests {
             ("Endpoint=sb://h/", E::NoCredential),
             ("SharedAccessKeyName=p", E::HalfKey),
             ("SharedAccessKey=k", E::HalfKey),
-            ("SharedAccessKeyName=p;SharedAccessKey=k;SharedAccessSignature=t", E::BothCredentials),
-            ("SharedAccessKey=k;SharedAccessSignature=t", E::BothCredentials),
-            ("SharedAccessKeyName=p;sharedaccesskeyname=q;SharedAccessKey=k", E::Duplicate("SharedAccessKeyName")),
+            (
+                "SharedAccessKeyName=p;SharedAccessKey=k;SharedAccessSignature=t",
+                E::BothCredentials,
+            ),
+            (
+                "SharedAccessKey=k;SharedAccessSignature=t",
+                E::BothCredentials,
+            ),
+            (
+                "SharedAccessKeyName=p;sharedaccesskeyname=q;SharedAccessKey=k",
+                E::Duplicate("SharedAccessKeyName"),
+            ),
             ("garbage", E::NotKeyValue),
-            ("SharedAccessKeyName=p;SharedAccessKey=k;EntityPath=", E::EmptyEntityPath),
+            (
+                "SharedAccessKeyName=p;SharedAccessKey=k;EntityPath=",
+                E::EmptyEntityPath,
+            ),
         ] {
             assert_eq!(parse(text).unwrap_err(), err, "{text}");
         }

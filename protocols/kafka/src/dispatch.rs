@@ -66,6 +66,8 @@ pub struct Client {
     pub(crate) id: String,
     /// The peer's address as Kafka prints it (`/127.0.0.1`).
     pub(crate) host: String,
+    /// What the connection's authentication allows.
+    pub(crate) access: Access,
 }
 
 impl Handler {
@@ -159,8 +161,9 @@ impl Handler {
                     .map(ToString::to_string)
                     .unwrap_or_default(),
                 host: peer.map(|p| format!("/{}", p.ip())).unwrap_or_default(),
+                access,
             };
-            self.route(api, version, header, body, &client, &access, started)
+            self.route(api, version, header, body, &client, started)
                 .await
         }
         .instrument(span)
@@ -174,10 +177,10 @@ impl Handler {
         header: RequestHeader,
         mut body: Bytes,
         client: &Client,
-        access: &Access,
         started: Option<oneshot::Sender<()>>,
     ) -> Outcome {
         let id = header.correlation_id;
+        let access = &client.access;
         macro_rules! decode {
             ($ty:ty) => {
                 match <$ty>::decode(&mut body, version) {
@@ -418,7 +421,12 @@ impl Handler {
 }
 
 /// Encodes a response frame: size, header (version chosen by the API), body.
-pub(crate) fn encode<R: Encodable>(api: ApiKey, version: i16, correlation_id: i32, body: &R) -> Outcome {
+pub(crate) fn encode<R: Encodable>(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &R,
+) -> Outcome {
     let header_version = api.response_header_version(version);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let mut out = BytesMut::new();

@@ -41,23 +41,24 @@ pub(crate) fn offset_commit(
     access: &Access,
     request: &mut OffsetCommitRequest,
 ) -> Result<Vec<OffsetCommitResponseTopic>, OffsetCommitResponse> {
-    let answer = |topic: &kafka_protocol::messages::offset_commit_request::OffsetCommitRequestTopic,
-                  code| {
-        OffsetCommitResponseTopic::default()
-            .with_name(topic.name.clone())
-            .with_topic_id(topic.topic_id)
-            .with_partitions(
-                topic
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        OffsetCommitResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(code)
-                    })
-                    .collect(),
-            )
-    };
+    let answer =
+        |topic: &kafka_protocol::messages::offset_commit_request::OffsetCommitRequestTopic,
+         code| {
+            OffsetCommitResponseTopic::default()
+                .with_name(topic.name.clone())
+                .with_topic_id(topic.topic_id)
+                .with_partitions(
+                    topic
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(code)
+                        })
+                        .collect(),
+                )
+        };
     if !may_join(access) {
         let topics = request.topics.iter().map(|t| answer(t, DENIED)).collect();
         return Err(OffsetCommitResponse::default().with_topics(topics));
@@ -163,7 +164,10 @@ pub(crate) fn find_coordinator_denied(
     version: i16,
 ) -> Option<FindCoordinatorResponse> {
     let (allowed, code) = match request.key_type {
-        1 => (access.holds(Right::Send), TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+        1 => (
+            access.holds(Right::Send),
+            TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        ),
         _ => (may_join(access), DENIED),
     };
     if allowed {

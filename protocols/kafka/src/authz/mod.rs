@@ -26,11 +26,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hubgate_protocol::{Grant, Right};
 
 /// What a request may do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum Access {
     /// No policy is configured: everything is allowed.
     Open,
     /// Not authenticated (policies are configured): nothing is allowed.
+    #[default]
     Anonymous,
     /// Authenticated: what this grant allows.
     Granted(Grant),

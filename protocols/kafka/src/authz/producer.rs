@@ -43,7 +43,10 @@ impl ProducerOwners {
         };
         let id = request.producer_id.0;
         if id >= 0 && !access.holds(Right::Manage) {
-            let owned = self.0.get(&id).is_some_and(|owner| owner.as_str() == policy);
+            let owned = self
+                .0
+                .get(&id)
+                .is_some_and(|owner| owner.as_str() == policy);
             if !owned {
                 request.producer_id = ProducerId(-1);
                 request.producer_epoch = -1;

@@ -17,9 +17,7 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
 };
-use kafka_protocol::messages::produce_response::{
-    PartitionProduceResponse, TopicProduceResponse,
-};
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
     FetchRequest, ListOffsetsRequest, OffsetForLeaderEpochRequest, ProduceRequest,
@@ -41,51 +39,55 @@ fn split_off<T>(items: &mut Vec<T>, allowed: impl Fn(&T) -> bool) -> Vec<T> {
 
 /// Produce needs Send on each topic.
 pub(crate) fn produce(access: &Access, request: &mut ProduceRequest) -> Vec<TopicProduceResponse> {
-    split_off(&mut request.topic_data, |t| access.allows(&t.name, Right::Send))
-        .into_iter()
-        .map(|t| {
-            let partitions = t
-                .partition_data
-                .iter()
-                .map(|p| {
-                    PartitionProduceResponse::default()
-                        .with_index(p.index)
-                        .with_error_code(DENIED)
-                        .with_base_offset(-1)
-                        .with_log_append_time_ms(-1)
-                        .with_log_start_offset(-1)
-                })
-                .collect();
-            TopicProduceResponse::default()
-                .with_name(t.name)
-                .with_partition_responses(partitions)
-        })
-        .collect()
+    split_off(&mut request.topic_data, |t| {
+        access.allows(&t.name, Right::Send)
+    })
+    .into_iter()
+    .map(|t| {
+        let partitions = t
+            .partition_data
+            .iter()
+            .map(|p| {
+                PartitionProduceResponse::default()
+                    .with_index(p.index)
+                    .with_error_code(DENIED)
+                    .with_base_offset(-1)
+                    .with_log_append_time_ms(-1)
+                    .with_log_start_offset(-1)
+            })
+            .collect();
+        TopicProduceResponse::default()
+            .with_name(t.name)
+            .with_partition_responses(partitions)
+    })
+    .collect()
 }
 
 /// Fetch needs Listen on each topic.
 pub(crate) fn fetch(access: &Access, request: &mut FetchRequest) -> Vec<FetchableTopicResponse> {
-    split_off(&mut request.topics, |t| access.allows(&t.topic, Right::Listen))
-        .into_iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    PartitionData::default()
-                        .with_partition_index(p.partition)
-                        .with_error_code(DENIED)
-                        .with_high_watermark(-1)
-                        .with_last_stable_offset(-1)
-                        .with_log_start_offset(-1)
-                })
-                .collect();
-            FetchableTopicResponse::default()
-                .with_topic(t.topic)
-                .with_topic_id(t.topic_id)
-                .with_partitions(partitions)
-        })
-        .collect()
+    split_off(&mut request.topics, |t| {
+        access.allows(&t.topic, Right::Listen)
+    })
+    .into_iter()
+    .map(|t| {
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| {
+                PartitionData::default()
+                    .with_partition_index(p.partition)
+                    .with_error_code(DENIED)
+                    .with_high_watermark(-1)
+                    .with_last_stable_offset(-1)
+                    .with_log_start_offset(-1)
+            })
+            .collect();
+        FetchableTopicResponse::default()
+            .with_topic(t.topic)
+            .with_topic_id(t.topic_id)
+            .with_partitions(partitions)
+    })
+    .collect()
 }
 
 /// ListOffsets needs Listen on each topic.
@@ -93,25 +95,27 @@ pub(crate) fn list_offsets(
     access: &Access,
     request: &mut ListOffsetsRequest,
 ) -> Vec<ListOffsetsTopicResponse> {
-    split_off(&mut request.topics, |t| access.allows(&t.name, Right::Listen))
-        .into_iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    ListOffsetsPartitionResponse::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(DENIED)
-                        .with_timestamp(-1)
-                        .with_offset(-1)
-                })
-                .collect();
-            ListOffsetsTopicResponse::default()
-                .with_name(t.name)
-                .with_partitions(partitions)
-        })
-        .collect()
+    split_off(&mut request.topics, |t| {
+        access.allows(&t.name, Right::Listen)
+    })
+    .into_iter()
+    .map(|t| {
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| {
+                ListOffsetsPartitionResponse::default()
+                    .with_partition_index(p.partition_index)
+                    .with_error_code(DENIED)
+                    .with_timestamp(-1)
+                    .with_offset(-1)
+            })
+            .collect();
+        ListOffsetsTopicResponse::default()
+            .with_name(t.name)
+            .with_partitions(partitions)
+    })
+    .collect()
 }
 
 /// OffsetForLeaderEpoch needs Listen on each topic.
@@ -119,25 +123,27 @@ pub(crate) fn offset_for_leader_epoch(
     access: &Access,
     request: &mut OffsetForLeaderEpochRequest,
 ) -> Vec<OffsetForLeaderTopicResult> {
-    split_off(&mut request.topics, |t| access.allows(&t.topic, Right::Listen))
-        .into_iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    EpochEndOffset::default()
-                        .with_partition(p.partition)
-                        .with_error_code(DENIED)
-                        .with_leader_epoch(-1)
-                        .with_end_offset(-1)
-                })
-                .collect();
-            OffsetForLeaderTopicResult::default()
-                .with_topic(t.topic)
-                .with_partitions(partitions)
-        })
-        .collect()
+    split_off(&mut request.topics, |t| {
+        access.allows(&t.topic, Right::Listen)
+    })
+    .into_iter()
+    .map(|t| {
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| {
+                EpochEndOffset::default()
+                    .with_partition(p.partition)
+                    .with_error_code(DENIED)
+                    .with_leader_epoch(-1)
+                    .with_end_offset(-1)
+            })
+            .collect();
+        OffsetForLeaderTopicResult::default()
+            .with_topic(t.topic)
+            .with_partitions(partitions)
+    })
+    .collect()
 }
 
 fn denied_message() -> Option<StrBytes> {
@@ -149,17 +155,19 @@ pub(crate) fn create_topics(
     access: &Access,
     request: &mut CreateTopicsRequest,
 ) -> Vec<CreatableTopicResult> {
-    split_off(&mut request.topics, |t| access.allows(&t.name, Right::Manage))
-        .into_iter()
-        .map(|t| {
-            CreatableTopicResult::default()
-                .with_name(t.name)
-                .with_error_code(DENIED)
-                .with_error_message(denied_message())
-                .with_num_partitions(-1)
-                .with_replication_factor(-1)
-        })
-        .collect()
+    split_off(&mut request.topics, |t| {
+        access.allows(&t.name, Right::Manage)
+    })
+    .into_iter()
+    .map(|t| {
+        CreatableTopicResult::default()
+            .with_name(t.name)
+            .with_error_code(DENIED)
+            .with_error_message(denied_message())
+            .with_num_partitions(-1)
+            .with_replication_factor(-1)
+    })
+    .collect()
 }
 
 /// DeleteTopics needs Manage on each topic; a topic named only by id is refused unless no
@@ -168,15 +176,16 @@ pub(crate) fn delete_topics(
     access: &Access,
     request: &mut DeleteTopicsRequest,
 ) -> Vec<DeletableTopicResult> {
-    let mut denied: Vec<DeletableTopicResult> =
-        split_off(&mut request.topic_names, |t| access.allows(t, Right::Manage))
-            .into_iter()
-            .map(|name| {
-                DeletableTopicResult::default()
-                    .with_name(Some(name))
-                    .with_error_code(DENIED)
-            })
-            .collect();
+    let mut denied: Vec<DeletableTopicResult> = split_off(&mut request.topic_names, |t| {
+        access.allows(t, Right::Manage)
+    })
+    .into_iter()
+    .map(|name| {
+        DeletableTopicResult::default()
+            .with_name(Some(name))
+            .with_error_code(DENIED)
+    })
+    .collect();
     denied.extend(
         split_off(&mut request.topics, |t| match &t.name {
             Some(name) => access.allows(name, Right::Manage),
@@ -199,15 +208,17 @@ pub(crate) fn create_partitions(
     access: &Access,
     request: &mut CreatePartitionsRequest,
 ) -> Vec<CreatePartitionsTopicResult> {
-    split_off(&mut request.topics, |t| access.allows(&t.name, Right::Manage))
-        .into_iter()
-        .map(|t| {
-            CreatePartitionsTopicResult::default()
-                .with_name(t.name)
-                .with_error_code(DENIED)
-                .with_error_message(denied_message())
-        })
-        .collect()
+    split_off(&mut request.topics, |t| {
+        access.allows(&t.name, Right::Manage)
+    })
+    .into_iter()
+    .map(|t| {
+        CreatePartitionsTopicResult::default()
+            .with_name(t.name)
+            .with_error_code(DENIED)
+            .with_error_message(denied_message())
+    })
+    .collect()
 }
 
 /// DeleteRecords needs Manage on each topic.
@@ -215,24 +226,26 @@ pub(crate) fn delete_records(
     access: &Access,
     request: &mut DeleteRecordsRequest,
 ) -> Vec<DeleteRecordsTopicResult> {
-    split_off(&mut request.topics, |t| access.allows(&t.name, Right::Manage))
-        .into_iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    DeleteRecordsPartitionResult::default()
-                        .with_partition_index(p.partition_index)
-                        .with_low_watermark(-1)
-                        .with_error_code(DENIED)
-                })
-                .collect();
-            DeleteRecordsTopicResult::default()
-                .with_name(t.name)
-                .with_partitions(partitions)
-        })
-        .collect()
+    split_off(&mut request.topics, |t| {
+        access.allows(&t.name, Right::Manage)
+    })
+    .into_iter()
+    .map(|t| {
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| {
+                DeleteRecordsPartitionResult::default()
+                    .with_partition_index(p.partition_index)
+                    .with_low_watermark(-1)
+                    .with_error_code(DENIED)
+            })
+            .collect();
+        DeleteRecordsTopicResult::default()
+            .with_name(t.name)
+            .with_partitions(partitions)
+    })
+    .collect()
 }
 
 /// The error for a config resource the access may not alter (`right` = Manage) or describe
@@ -294,8 +307,12 @@ pub(crate) fn alter_configs(
     use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
     let mut denied = Vec::new();
     request.resources.retain(|r| {
-        match config_resource_denied(access, r.resource_type, &r.resource_name, Some(Right::Manage))
-        {
+        match config_resource_denied(
+            access,
+            r.resource_type,
+            &r.resource_name,
+            Some(Right::Manage),
+        ) {
             None => true,
             Some(code) => {
                 denied.push(
@@ -321,8 +338,12 @@ pub(crate) fn incremental_alter_configs(
     use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
     let mut denied = Vec::new();
     request.resources.retain(|r| {
-        match config_resource_denied(access, r.resource_type, &r.resource_name, Some(Right::Manage))
-        {
+        match config_resource_denied(
+            access,
+            r.resource_type,
+            &r.resource_name,
+            Some(Right::Manage),
+        ) {
             None => true,
             Some(code) => {
                 denied.push(

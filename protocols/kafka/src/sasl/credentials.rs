@@ -137,8 +137,8 @@ impl Credentials {
                     .authenticate_key(&given.user, given.password.expose())?,
             ));
         }
-        let text = std::str::from_utf8(given.password.expose())
-            .map_err(|_| PlainError::Malformed)?;
+        let text =
+            std::str::from_utf8(given.password.expose()).map_err(|_| PlainError::Malformed)?;
         let parsed = connection_string::parse(text)?;
         let grant = match &parsed.credential {
             Credential::Key { name, key } => self.policies.authenticate_key(name, key.expose())?,
@@ -215,7 +215,11 @@ mod tests {
         assert!(!open.secured());
         assert_eq!(open.mechanisms(), ["PLAIN"]);
         let emulator = "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true";
-        assert!(open.plain(&plain("$ConnectionString", emulator), 0).unwrap().is_none());
+        assert!(
+            open.plain(&plain("$ConnectionString", emulator), 0)
+                .unwrap()
+                .is_none()
+        );
         assert!(open.plain(b"\0\0", 0).is_err());
     }
 
@@ -227,10 +231,16 @@ mod tests {
         assert!(c.plain(&plain("sender", "wrong"), 0).is_err());
         assert!(c.plain(&plain("nobody", "sender-key"), 0).is_err());
         let cs = "Endpoint=sb://h/;sharedaccesskeyname=sender;SharedAccessKey=sender-key";
-        let grant = c.plain(&plain("$ConnectionString", cs), 0).unwrap().unwrap();
+        let grant = c
+            .plain(&plain("$ConnectionString", cs), 0)
+            .unwrap()
+            .unwrap();
         assert!(grant.authorize("any", Right::Send, 0).is_ok());
         let narrowed = format!("{cs};EntityPath=orders");
-        let grant = c.plain(&plain("$ConnectionString", &narrowed), 0).unwrap().unwrap();
+        let grant = c
+            .plain(&plain("$ConnectionString", &narrowed), 0)
+            .unwrap()
+            .unwrap();
         assert!(grant.authorize("orders", Right::Send, 0).is_ok());
         assert!(grant.authorize("other", Right::Send, 0).is_err());
     }
@@ -250,7 +260,10 @@ mod tests {
         let c = credentials();
         let token = sign_token("sender", &Secret::new("sender-key"), "sb://h/orders", 1_000);
         let cs = format!("Endpoint=sb://h/;SharedAccessSignature={token}");
-        let grant = c.plain(&plain("$ConnectionString", &cs), 900).unwrap().unwrap();
+        let grant = c
+            .plain(&plain("$ConnectionString", &cs), 900)
+            .unwrap()
+            .unwrap();
         assert_eq!(grant.expires_at(), 1_000);
         assert!(c.plain(&plain("$ConnectionString", &cs), 1_001).is_err());
     }
@@ -262,7 +275,10 @@ mod tests {
         assert!(!known.contains("sender-key"));
         assert!(c.scram_grant("sender").is_ok());
         assert!(c.scram_grant("nobody").is_err());
-        assert_eq!(Mechanism::parse("scram-sha-512"), Some(Mechanism::Scram(ScramHash::Sha512)));
+        assert_eq!(
+            Mechanism::parse("scram-sha-512"),
+            Some(Mechanism::Scram(ScramHash::Sha512))
+        );
         assert_eq!(Mechanism::parse("GSSAPI"), None);
     }
 }

@@ -73,10 +73,12 @@ impl ScramHash {
 
     fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
         match self {
-            Self::Sha256 => pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password, salt, iterations)
-                .to_vec(),
-            Self::Sha512 => pbkdf2::pbkdf2_hmac_array::<Sha512, 64>(password, salt, iterations)
-                .to_vec(),
+            Self::Sha256 => {
+                pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password, salt, iterations).to_vec()
+            }
+            Self::Sha512 => {
+                pbkdf2::pbkdf2_hmac_array::<Sha512, 64>(password, salt, iterations).to_vec()
+            }
         }
     }
 }
@@ -212,7 +214,9 @@ pub(crate) fn client_first(
         return Err(ScramError::Malformed("nonce has unprintable characters"));
     }
     if authzid.as_deref().is_some_and(|a| a != user) {
-        return Err(ScramError::Unsupported("authorization id other than the user"));
+        return Err(ScramError::Unsupported(
+            "authorization id other than the user",
+        ));
     }
     let credential = credential(&user);
     let nonce = format!("{client_nonce}{server_nonce}");
@@ -246,7 +250,9 @@ pub(crate) fn client_final(exchange: &Exchange, message: &[u8]) -> Result<String
         .and_then(|a| a.strip_prefix("c="))
         .ok_or(ScramError::Malformed("no channel binding"))?;
     if B64.decode(binding).ok().as_deref() != Some(exchange.gs2_header.as_bytes()) {
-        return Err(ScramError::Malformed("channel binding differs from the GS2 header"));
+        return Err(ScramError::Malformed(
+            "channel binding differs from the GS2 header",
+        ));
     }
     let nonce = attrs
         .next()
@@ -303,7 +309,8 @@ mod tests {
     const CLIENT_FIRST: &str = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
     const SERVER_NONCE: &str = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
     const SALT: &str = "W22ZaJ0SNY7soEsUEjb6gQ==";
-    const SERVER_FIRST: &str = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    const SERVER_FIRST: &str =
+        "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
     const CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
     const SERVER_FINAL: &str = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
@@ -385,9 +392,13 @@ mod tests {
             made_up,
         )
         .unwrap();
-        let (_, again) =
-            client_first(ScramHash::Sha256, CLIENT_FIRST.as_bytes(), SERVER_NONCE, made_up)
-                .unwrap();
+        let (_, again) = client_first(
+            ScramHash::Sha256,
+            CLIENT_FIRST.as_bytes(),
+            SERVER_NONCE,
+            made_up,
+        )
+        .unwrap();
         assert_eq!(first, again, "the salt must not change between attempts");
         assert_eq!(
             client_final(&exchange, CLIENT_FINAL.as_bytes()),
@@ -404,14 +415,21 @@ mod tests {
         let credential = ScramCredential::derive(hash, b"pw", salt, 4096);
         let (exchange, server_first) =
             client_first(hash, b"n,,n=admin,r=abc", "XYZ", |_| credential).unwrap();
-        assert_eq!(server_first, format!("r=abcXYZ,s={},i=4096", B64.encode(salt)));
+        assert_eq!(
+            server_first,
+            format!("r=abcXYZ,s={},i=4096", B64.encode(salt))
+        );
         let salted = hash.salted_password(b"pw", salt, 4096);
         let client_key = hash.hmac(&salted, b"Client Key");
         let stored = hash.digest(&client_key);
         let without_proof = "c=biws,r=abcXYZ";
         let auth = format!("n=admin,r=abc,{server_first},{without_proof}");
         let signature = hash.hmac(&stored, auth.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
         let message = format!("{without_proof},p={}", B64.encode(proof));
         let server_final = client_final(&exchange, message.as_bytes()).unwrap();
         let server_key = hash.hmac(&salted, b"Server Key");
@@ -440,8 +458,10 @@ mod tests {
             );
         }
         let (exchange, _) =
-            client_first(ScramHash::Sha256, b"n,a=us=2Cer,n=us=2Cer,r=a", "s", |_| pencil())
-                .unwrap();
+            client_first(ScramHash::Sha256, b"n,a=us=2Cer,n=us=2Cer,r=a", "s", |_| {
+                pencil()
+            })
+            .unwrap();
         assert_eq!(exchange.user(), "us,er");
     }
 
