@@ -142,7 +142,9 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         "hubgate ready"
     );
     if !settings.policies.is_empty() && settings.amqp != Listen::Off {
-        tracing::warn!("access policies are checked on HTTP and Kafka only; AMQP accepts any client");
+        tracing::warn!(
+            "access policies are checked on HTTP and Kafka only; AMQP accepts any client"
+        );
     }
 
     let signal = signals.recv().await;
