@@ -64,7 +64,8 @@ async fn read_loop(
     let mut session = Session::default();
     loop {
         loop {
-            let frame = match frame::decode(&mut buf, max_frame) {
+            let cap = session.frame_cap(&handler.credentials, max_frame);
+            let frame = match frame::decode(&mut buf, cap) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(e) => {

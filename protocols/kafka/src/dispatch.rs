@@ -321,7 +321,9 @@ impl Handler {
             }
             ApiKey::DescribeTopicPartitions => {
                 let request = decode!(kafka_protocol::messages::DescribeTopicPartitionsRequest);
-                let response = crate::describe_topic_partitions::handle(self, request).await;
+                let listed_all = request.topics.is_empty();
+                let mut response = crate::describe_topic_partitions::handle(self, request).await;
+                topic_authz::describe_topic_partitions(access, listed_all, &mut response);
                 encode(api, version, id, &response)
             }
             ApiKey::JoinGroup => {

@@ -343,3 +343,33 @@ async fn send_cannot_fetch_or_create_and_manage_can_create() {
     let response: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 5, &create).await;
     assert_eq!(response.topics[0].error_code, 0);
 }
+
+#[tokio::test]
+async fn frames_before_authentication_are_capped_at_512_kib() {
+    let (addr, _shutdown) = start().await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    // A size prefix of 600 KiB: refused from the prefix alone, before any body is sent.
+    s.write_all(&(600 * 1024_i32).to_be_bytes()).await.unwrap();
+    assert!(closed(&mut s).await);
+    // After authentication the same size is read (and served) normally.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    handshake(&mut s, "PLAIN", 1).await;
+    assert_eq!(
+        authenticate(&mut s, plain("admin", ADMIN_KEY), 1)
+            .await
+            .error_code,
+        0
+    );
+    let mut big = request(
+        ApiKey::Metadata,
+        9,
+        &MetadataRequest::default().with_topics(None),
+    )
+    .to_vec();
+    big.resize(600 * 1024, 0);
+    s.write_all(&framed(&big)).await.unwrap();
+    let mut frame = read_frame(&mut s)
+        .await
+        .expect("an answer to the large request");
+    assert_eq!(frame.get_i32(), 42);
+}

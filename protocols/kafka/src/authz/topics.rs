@@ -359,3 +359,26 @@ pub(crate) fn incremental_alter_configs(
     });
     denied
 }
+
+/// DescribeTopicPartitions: as Metadata, a listing of every topic drops the hubs the access
+/// does not cover, and a named one it does not cover gets 29 without partitions.
+pub(crate) fn describe_topic_partitions(
+    access: &Access,
+    listed_all: bool,
+    response: &mut kafka_protocol::messages::DescribeTopicPartitionsResponse,
+) {
+    let visible = |t: &kafka_protocol::messages::describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic| {
+        t.name.as_ref().is_some_and(|name| access.sees(name))
+    };
+    if listed_all {
+        response.topics.retain(visible);
+        return;
+    }
+    for topic in &mut response.topics {
+        if !visible(topic) {
+            topic.error_code = DENIED;
+            topic.topic_id = uuid::Uuid::nil();
+            topic.partitions.clear();
+        }
+    }
+}

@@ -45,6 +45,11 @@ use scram::Exchange;
 /// (Kafka's `connection.failed.authentication.delay.ms` default), to slow down guessing.
 pub(crate) const FAILED_AUTH_DELAY: Duration = Duration::from_millis(100);
 
+/// The largest frame read from a connection that has not authenticated yet, when policies
+/// are configured (Kafka's `sasl.server.max.receive.size`): a SASL token or an ApiVersions
+/// request is small, and nothing larger is accepted before the client is known.
+pub(crate) const MAX_UNAUTHENTICATED_FRAME: usize = 512 * 1024;
+
 /// What the reader does with a frame.
 #[derive(Debug)]
 pub(crate) enum Gate {
@@ -126,6 +131,16 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// The frame size cap for the next frame: [`MAX_UNAUTHENTICATED_FRAME`] until the
+    /// connection authenticates (with policies), else `max_frame`.
+    pub(crate) fn frame_cap(&self, credentials: &Credentials, max_frame: usize) -> usize {
+        if credentials.secured() && self.principal.is_none() {
+            max_frame.min(MAX_UNAUTHENTICATED_FRAME)
+        } else {
+            max_frame
+        }
+    }
+
     /// Decides what the reader does with `frame` at `now_ms` (Unix milliseconds).
     pub(crate) fn gate(&self, credentials: &Credentials, frame: &[u8], now_ms: i64) -> Gate {
         let legacy = matches!(
