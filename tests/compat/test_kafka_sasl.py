@@ -121,11 +121,14 @@ def test_open_mode_handshake_lists_plain(gateway):
 @pytest.fixture(scope="module")
 def secure():
     """A TLS gateway with Send-only (`sender`), Listen-only (`listener`) and Manage (`admin`)
-    policies and the hubs in `HUBS`. At teardown its whole log is checked for every key."""
+    policies and the hubs in `HUBS`. At teardown its whole log (debug level for Kafka) is
+    checked for every key."""
     directory = Path(tempfile.mkdtemp(prefix="hubgate-sasl-"))
     hubs = "".join(f"[hubs.{name}]\npartitions = 1\n" for name in HUBS)
     setup = SecureSetup(directory / "setup", extra_toml=hubs)
-    gw = Gateway(directory / "data", setup.args()).start()
+    # Debug level for the Kafka front end, so the key check covers its most detailed logging.
+    env = {"RUST_LOG": "info,hubgate_kafka=debug"}
+    gw = Gateway(directory / "data", setup.args(), env=env).start()
     gw.setup = setup
     yield gw
     log = gw.full_log()

@@ -378,7 +378,9 @@ impl Handler {
                 if let Some(denied) = group_authz::offset_fetch_denied(access, &request, version) {
                     return encode(api, version, id, &denied);
                 }
-                let response = offset_fetch::handle(self, request, version).await;
+                let asked = request.clone();
+                let mut response = offset_fetch::handle(self, request, version).await;
+                group_authz::offset_fetch_topics(access, &asked, &mut response);
                 encode(api, version, id, &response)
             }
             ApiKey::ListGroups => {

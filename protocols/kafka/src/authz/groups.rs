@@ -193,3 +193,36 @@ pub(crate) fn find_coordinator_denied(
     }
     Some(response)
 }
+
+/// OffsetFetch of a group the access may read: the committed offsets of each topic need
+/// Listen on it. A listing of every committed topic drops the others; a named topic gets 29 on
+/// its partitions (offset -1), as Kafka does.
+pub(crate) fn offset_fetch_topics(
+    access: &Access,
+    request: &OffsetFetchRequest,
+    response: &mut OffsetFetchResponse,
+) {
+    let allowed = |name: &str| access.allows(name, Right::Listen);
+    if request.topics.is_none() {
+        response.topics.retain(|t| allowed(&t.name));
+    }
+    for topic in response.topics.iter_mut().filter(|t| !allowed(&t.name)) {
+        for p in &mut topic.partitions {
+            p.committed_offset = -1;
+            p.metadata = None;
+            p.error_code = TOPIC_AUTHORIZATION_FAILED;
+        }
+    }
+    for (group, asked) in response.groups.iter_mut().zip(&request.groups) {
+        if asked.topics.is_none() {
+            group.topics.retain(|t| allowed(&t.name));
+        }
+        for topic in group.topics.iter_mut().filter(|t| !allowed(&t.name)) {
+            for p in &mut topic.partitions {
+                p.committed_offset = -1;
+                p.metadata = None;
+                p.error_code = TOPIC_AUTHORIZATION_FAILED;
+            }
+        }
+    }
+}
