@@ -17,8 +17,9 @@ use hubgate_protocol::{
 use hubgate_storage::{HubConfig, HubName, StorageConfig, StorageUrl, open};
 use kafka_protocol::messages::{
     ApiKey, CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse,
-    MetadataRequest, MetadataResponse, SaslAuthenticateRequest, SaslAuthenticateResponse,
-    SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
+    InitProducerIdRequest, InitProducerIdResponse, MetadataRequest, MetadataResponse, ProducerId,
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+    TopicName,
     create_topics_request::CreatableTopic,
     fetch_request::{FetchPartition, FetchTopic},
 };
@@ -31,6 +32,8 @@ use support::{framed, request};
 
 const SENDER_KEY: &str = "sender-key-0123";
 const ADMIN_KEY: &str = "admin-key-4567";
+const OTHER_KEY: &str = "other-key-89ab";
+const LISTENER_KEY: &str = "listener-key-cdef";
 
 async fn start() -> (std::net::SocketAddr, CancellationToken) {
     let storage = open(&StorageConfig::new(StorageUrl::Memory)).unwrap();
@@ -55,6 +58,8 @@ async fn start() -> (std::net::SocketAddr, CancellationToken) {
     config.policies = Arc::new(
         SasPolicies::new([
             policy("sender", SENDER_KEY, Right::Send),
+            policy("other", OTHER_KEY, Right::Send),
+            policy("listener", LISTENER_KEY, Right::Listen),
             policy("admin", ADMIN_KEY, Right::Manage),
         ])
         .unwrap(),
@@ -372,4 +377,45 @@ async fn frames_before_authentication_are_capped_at_512_kib() {
         .await
         .expect("an answer to the large request");
     assert_eq!(frame.get_i32(), 42);
+}
+
+/// An authenticated connection as `user`.
+async fn login(addr: std::net::SocketAddr, user: &str, key: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(handshake(&mut s, "PLAIN", 1).await.error_code, 0);
+    assert_eq!(
+        authenticate(&mut s, plain(user, key), 1).await.error_code,
+        0
+    );
+    s
+}
+
+async fn init_producer_id(s: &mut TcpStream, id: i64, epoch: i16) -> (i16, i64, i16) {
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(None)
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(id))
+        .with_producer_epoch(epoch);
+    let r: InitProducerIdResponse = call(s, ApiKey::InitProducerId, 4, &request).await;
+    (r.error_code, r.producer_id.0, r.producer_epoch)
+}
+
+#[tokio::test]
+async fn init_producer_id_needs_send_and_cannot_fence_another_policy() {
+    let (addr, _shutdown) = start().await;
+    let mut listener = login(addr, "listener", LISTENER_KEY).await;
+    assert_eq!(init_producer_id(&mut listener, -1, -1).await, (31, -1, -1));
+
+    let mut sender = login(addr, "sender", SENDER_KEY).await;
+    let (error, id, epoch) = init_producer_id(&mut sender, -1, -1).await;
+    assert_eq!((error, epoch), (0, 0));
+    // Another Send policy asking to bump that id gets a fresh id: the owner is not fenced.
+    let mut other = login(addr, "other", OTHER_KEY).await;
+    let (error, other_id, other_epoch) = init_producer_id(&mut other, id, 0).await;
+    assert_eq!((error, other_epoch), (0, 0));
+    assert_ne!(other_id, id);
+    // The owner may bump its own id, and so may Manage.
+    assert_eq!(init_producer_id(&mut sender, id, 0).await, (0, id, 1));
+    let mut admin = login(addr, "admin", ADMIN_KEY).await;
+    assert_eq!(init_producer_id(&mut admin, id, 1).await, (0, id, 2));
 }
