@@ -250,7 +250,7 @@ pub(crate) fn delete_records(
 
 /// The error for a config resource the access may not alter (`right` = Manage) or describe
 /// (`right` = `None`: any right): `None` when allowed.
-pub(crate) fn config_resource_denied(
+fn config_resource_denied(
     access: &Access,
     resource_type: i8,
     name: &str,
@@ -274,29 +274,48 @@ pub(crate) fn config_resource_denied(
     }
 }
 
+/// Moves the config resources the access may not use (`right`: Manage to alter, `None` to
+/// describe) out of `resources`, answering each with `answer(resource, code)`.
+fn split_resources<R, A>(
+    access: &Access,
+    resources: &mut Vec<R>,
+    right: Option<Right>,
+    key: impl Fn(&R) -> (i8, &StrBytes),
+    answer: impl Fn(&R, i16) -> A,
+) -> Vec<A> {
+    let mut denied = Vec::new();
+    resources.retain(|r| {
+        let (resource_type, name) = key(r);
+        match config_resource_denied(access, resource_type, name, right) {
+            None => true,
+            Some(code) => {
+                denied.push(answer(r, code));
+                false
+            }
+        }
+    });
+    denied
+}
+
 /// DescribeConfigs: a topic needs any right on it (else 29), a broker an authenticated client.
 pub(crate) fn describe_configs(
     access: &Access,
     request: &mut kafka_protocol::messages::DescribeConfigsRequest,
 ) -> Vec<kafka_protocol::messages::describe_configs_response::DescribeConfigsResult> {
     use kafka_protocol::messages::describe_configs_response::DescribeConfigsResult;
-    let mut denied = Vec::new();
-    request.resources.retain(|r| {
-        match config_resource_denied(access, r.resource_type, &r.resource_name, None) {
-            None => true,
-            Some(code) => {
-                denied.push(
-                    DescribeConfigsResult::default()
-                        .with_error_code(code)
-                        .with_error_message(denied_message())
-                        .with_resource_type(r.resource_type)
-                        .with_resource_name(r.resource_name.clone()),
-                );
-                false
-            }
-        }
-    });
-    denied
+    split_resources(
+        access,
+        &mut request.resources,
+        None,
+        |r| (r.resource_type, &r.resource_name),
+        |r, code| {
+            DescribeConfigsResult::default()
+                .with_error_code(code)
+                .with_error_message(denied_message())
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone())
+        },
+    )
 }
 
 /// AlterConfigs: Manage on the topic (else 29) or for the broker (else 31).
@@ -305,28 +324,19 @@ pub(crate) fn alter_configs(
     request: &mut kafka_protocol::messages::AlterConfigsRequest,
 ) -> Vec<kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse> {
     use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
-    let mut denied = Vec::new();
-    request.resources.retain(|r| {
-        match config_resource_denied(
-            access,
-            r.resource_type,
-            &r.resource_name,
-            Some(Right::Manage),
-        ) {
-            None => true,
-            Some(code) => {
-                denied.push(
-                    AlterConfigsResourceResponse::default()
-                        .with_error_code(code)
-                        .with_error_message(denied_message())
-                        .with_resource_type(r.resource_type)
-                        .with_resource_name(r.resource_name.clone()),
-                );
-                false
-            }
-        }
-    });
-    denied
+    split_resources(
+        access,
+        &mut request.resources,
+        Some(Right::Manage),
+        |r| (r.resource_type, &r.resource_name),
+        |r, code| {
+            AlterConfigsResourceResponse::default()
+                .with_error_code(code)
+                .with_error_message(denied_message())
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone())
+        },
+    )
 }
 
 /// IncrementalAlterConfigs: as [`alter_configs`].
@@ -336,28 +346,19 @@ pub(crate) fn incremental_alter_configs(
 ) -> Vec<kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse>
 {
     use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
-    let mut denied = Vec::new();
-    request.resources.retain(|r| {
-        match config_resource_denied(
-            access,
-            r.resource_type,
-            &r.resource_name,
-            Some(Right::Manage),
-        ) {
-            None => true,
-            Some(code) => {
-                denied.push(
-                    AlterConfigsResourceResponse::default()
-                        .with_error_code(code)
-                        .with_error_message(denied_message())
-                        .with_resource_type(r.resource_type)
-                        .with_resource_name(r.resource_name.clone()),
-                );
-                false
-            }
-        }
-    });
-    denied
+    split_resources(
+        access,
+        &mut request.resources,
+        Some(Right::Manage),
+        |r| (r.resource_type, &r.resource_name),
+        |r, code| {
+            AlterConfigsResourceResponse::default()
+                .with_error_code(code)
+                .with_error_message(denied_message())
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone())
+        },
+    )
 }
 
 /// DescribeTopicPartitions: as Metadata, a listing of every topic drops the hubs the access

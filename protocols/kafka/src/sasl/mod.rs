@@ -1,8 +1,8 @@
 //! SASL authentication of Kafka connections (KIP-43, KIP-152, KIP-368).
 //!
-//! Each connection has a [`Session`], owned by its reader: the reader asks it to [`gate`]
-//! every frame before anything else reads it, and hands SASL frames to [`Session::handle`]
-//! in line, after the earlier requests on the connection are done, so a state change applies
+//! Each connection has a [`Session`], owned by its reader: the reader asks it to gate every
+//! frame before anything else reads it ([`Session::gate`]), and hands SASL frames to
+//! [`Session::handle`] in line, after the earlier requests on the connection are done, so a state change applies
 //! exactly from the next frame on (the legacy v0 exchange sends raw tokens without a request
 //! header, so the reader must know the state before it decodes a frame).
 //!
@@ -178,7 +178,7 @@ impl Session {
         }
     }
 
-    /// Handles a frame [`gate`](Self::gate) sent here: a SaslHandshake, a SaslAuthenticate, or
+    /// Handles a frame [`Session::gate`] sent here: a SaslHandshake, a SaslAuthenticate, or
     /// a raw token of the legacy exchange.
     pub(crate) fn handle(&mut self, handler: &Handler, frame: Bytes, now_ms: i64) -> Reply {
         if let Phase::Handshaken { legacy: true, .. } | Phase::Scram { legacy: true, .. } =
