@@ -19,6 +19,8 @@
 
 pub(crate) mod groups;
 pub(crate) mod producer;
+#[cfg(test)]
+mod tests;
 pub(crate) mod topics;
 
 use std::time::{SystemTime, UNIX_EPOCH};
