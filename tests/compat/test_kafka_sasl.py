@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTopicPartition
 from kafka.errors import KafkaError as KpKafkaError
+from kafka.errors import TopicAuthorizationFailedError
 
 from conftest import Gateway
 from kafka_sasl_support import RawKafka, sas_token
@@ -251,6 +252,18 @@ def test_kafka_python_plain_and_scram(secure):
     values = [m.value for _, m in zip(range(1), consumer)]
     consumer.close()
     assert values == [b"kp-plain"]
+    # Without consumer groups (no coordinator involved), a Send-only policy's Fetch is refused
+    # per partition: kafka-python raises TopicAuthorizationFailedError from poll().
+    reader = KafkaConsumer(**plain, sasl_plain_password=setup.connection_string("sender", endpoint(secure)))
+    reader.assign([KpTopicPartition(topic, 0)])
+    reader.seek(KpTopicPartition(topic, 0), 0)
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                assert not reader.poll(timeout_ms=500), "read a record without Listen"
+    finally:
+        reader.close()
     with pytest.raises(KpKafkaError):
         bad = KafkaProducer(**scram, sasl_plain_password="wrong-key", max_block_ms=5000)
         bad.send(topic, value=b"x", partition=0).get(timeout=10)
