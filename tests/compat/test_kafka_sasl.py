@@ -475,3 +475,21 @@ def test_librdkafka_token_session_ends_with_the_token(secure):
     assert any(e.code() == KafkaError._AUTHENTICATION for e in seen), seen
     extra = {k: v for k, v in plain_config(secure, "listener").items() if k != "bootstrap.servers"}
     assert [m.value() for m in confluent_consume(secure.kafka, topic, 0, 0, 1, **extra)] == [b"before"]
+
+
+def test_emulator_connection_string_with_a_matching_policy(start_gateway, hub_name, tmp_path):
+    """Emulator parity: with a `RootManageSharedAccessKey` policy whose key is the emulator's
+    `SAS_KEY_VALUE`, the emulator's documented Kafka settings work unchanged against a
+    secured gateway (plaintext on loopback), and any other key is refused."""
+    from security_support import Policy
+
+    name = "RootManageSharedAccessKey"
+    setup = SecureSetup(tmp_path, tls=False, policies={name: Policy(name, ["manage"], key="SAS_KEY_VALUE")})
+    gw = start_gateway(*setup.args())
+    config = {"bootstrap.servers": gw.kafka, **EMULATOR_CONFIG}
+    assert produce_confluent(config, hub_name, [b"emu"]) == [None]
+    messages = confluent_consume(gw.kafka, hub_name, 0, 0, 1, **EMULATOR_CONFIG)
+    assert [m.value() for m in messages] == [b"emu"]
+    wrong = {**config, "sasl.password": EMULATOR_CONNECTION_STRING.replace("SAS_KEY_VALUE", "OTHER")}
+    assert any(e.code() == KafkaError._AUTHENTICATION for e in auth_errors(wrong))
+    assert produce_confluent({"bootstrap.servers": gw.kafka, "message.timeout.ms": 3000}, hub_name, [b"x"])[0] is not None
