@@ -85,6 +85,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         let mut config = hubgate_kafka::KafkaConfig::new(host, port);
         config.auto_create = auto_create;
         config.groups = settings.kafka_groups.clone();
+        config.policies = Arc::clone(&settings.policies);
         let storage = storage.clone();
         let token = shutdown.child_token();
         tasks.spawn(async move {
@@ -141,11 +142,6 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         access_policies = settings.policies.len(),
         "hubgate ready"
     );
-    if !settings.policies.is_empty() && settings.kafka != Listen::Off {
-        tracing::warn!(
-            "access policies are checked on HTTP and AMQP only; Kafka accepts any client"
-        );
-    }
 
     let signal = signals.recv().await;
     tracing::info!(

@@ -16,7 +16,8 @@
 //!   that every front end reports into and `GET /metrics` renders.
 //! - [`sas`]: Shared Access Signature tokens and the one [`SasPolicies`] set that guards every
 //!   protocol: parsing, signature and expiry checks, hub and right scoping, typed errors.
-//!   The HTTPS front end checks them today; Kafka and AMQP are to call the same API.
+//! - [`connection_string`]: Event Hubs connection strings (`SharedAccessKeyName`/`SharedAccessKey`,
+//!   `SharedAccessSignature`, `EntityPath`), parsed in one place for every front end.
 //! - [`secret`]: [`Secret`], a key that never shows in logs.
 //! - [`percent`]: `%XX` decoding and `quote_plus`-style encoding (SAS tokens, CloudEvents
 //!   headers).
@@ -36,6 +37,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
+pub mod connection_string;
 pub mod error;
 pub mod hubs;
 pub mod limits;

@@ -23,6 +23,11 @@ pub(crate) mod code {
     pub(crate) const UNKNOWN_MEMBER_ID: i16 = 25;
     pub(crate) const INVALID_SESSION_TIMEOUT: i16 = 26;
     pub(crate) const REBALANCE_IN_PROGRESS: i16 = 27;
+    pub(crate) const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    pub(crate) const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+    pub(crate) const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+    pub(crate) const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+    pub(crate) const ILLEGAL_SASL_STATE: i16 = 34;
     pub(crate) const UNSUPPORTED_VERSION: i16 = 35;
     pub(crate) const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub(crate) const INVALID_PARTITIONS: i16 = 37;
@@ -35,6 +40,8 @@ pub(crate) mod code {
     pub(crate) const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
     pub(crate) const INVALID_PRODUCER_EPOCH: i16 = 47;
     pub(crate) const INVALID_TXN_STATE: i16 = 48;
+    pub(crate) const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    pub(crate) const SASL_AUTHENTICATION_FAILED: i16 = 58;
     pub(crate) const UNKNOWN_PRODUCER_ID: i16 = 59;
     pub(crate) const NON_EMPTY_GROUP: i16 = 68;
     pub(crate) const GROUP_ID_NOT_FOUND: i16 = 69;

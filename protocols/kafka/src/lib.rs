@@ -24,6 +24,10 @@
 //!   machine without I/O), served by `join_group`, `sync_group`, `heartbeat`, `leave_group`,
 //!   `offset_commit`, `offset_fetch`, `offset_delete`, `list_groups`, `describe_groups` and
 //!   `delete_groups`. Committed offsets are stored through storage's `GroupOffsets`.
+//! - `sasl`: SASL authentication (SaslHandshake, SaslAuthenticate, PLAIN with Event Hubs
+//!   connection strings, SCRAM-SHA-256/512, KIP-368 session lifetimes), one `Session` per
+//!   connection, gated in the reader before a frame is decoded.
+//! - `authz`: the right each API needs (Send, Listen, Manage) and where Kafka puts the denial.
 //! - `error`: storage errors mapped to Kafka error codes, once.
 //!
 //! # Data flow
@@ -36,6 +40,7 @@
 
 mod alter_configs;
 mod api_versions;
+mod authz;
 mod broker_configs;
 mod configs;
 mod connection;
@@ -69,16 +74,18 @@ mod offset_for_leader_epoch;
 mod precheck;
 mod produce;
 mod produce_legacy;
+mod sasl;
 mod sync_group;
 mod topic_id;
 pub mod versions;
 
 use std::sync::Arc;
 
-use hubgate_protocol::{AutoCreate, Limits, Listener, ListenerConfig};
+use hubgate_protocol::{AutoCreate, Limits, Listener, ListenerConfig, SasPolicies};
 use hubgate_storage::SharedStorage;
 use tokio_util::sync::CancellationToken;
 
+pub use authz::Access;
 pub use dispatch::{Client, Handler, Outcome};
 pub use group::GroupConfig;
 
@@ -99,6 +106,9 @@ pub struct KafkaConfig {
     pub listener: ListenerConfig,
     /// Consumer-group coordinator settings.
     pub groups: GroupConfig,
+    /// The gateway's access policies. Empty: open mode (SASL PLAIN accepts anything, clients
+    /// without SASL are served); otherwise every connection authenticates with SASL first.
+    pub policies: Arc<SasPolicies>,
 }
 
 impl KafkaConfig {
@@ -112,6 +122,7 @@ impl KafkaConfig {
             limits: Limits::default(),
             listener: ListenerConfig::new("kafka"),
             groups: GroupConfig::default(),
+            policies: Arc::default(),
         }
     }
 }

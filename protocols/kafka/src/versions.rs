@@ -5,6 +5,8 @@
 //! with UNSUPPORTED_VERSION;
 //! Fetch stops at v12 (v13+ addresses topics by id). The classic consumer-group APIs are
 //! advertised; the KIP-848 ones (ConsumerGroupHeartbeat) and the transaction APIs are not.
+//! SaslHandshake and SaslAuthenticate are always advertised, with or without policies, so a
+//! client configured for SASL connects either way.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -50,6 +52,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::SyncGroup, 0, 5),
     api(ApiKey::DescribeGroups, 0, 5),
     api(ApiKey::ListGroups, 0, 5),
+    api(ApiKey::SaslHandshake, 0, 1),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::DeleteTopics, 1, 6),
@@ -58,6 +61,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::OffsetForLeaderEpoch, 2, 4),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::DeleteGroups, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
