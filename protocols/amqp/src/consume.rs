@@ -304,7 +304,7 @@ async fn deliver(
                         enqueued_time_ms: record.timestamp,
                     },
                 );
-                message.delivery_annotations = runtime.clone();
+                mapping::add_runtime_annotations(&mut message, runtime.as_ref());
                 let sendable = Sendable::builder().message(message).build();
                 let sent = tokio::select! {
                     () = stolen.cancelled() => return Stop::Stolen,

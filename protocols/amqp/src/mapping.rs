@@ -10,7 +10,8 @@
 //!   marks the record as carrying such headers;
 //! - the header, properties, footer and the message annotations other than the broker's own
 //!   (`x-opt-sequence-number`, `x-opt-offset`, `x-opt-enqueued-time`, `x-opt-partition-key`) are
-//!   kept AMQP-encoded under reserved `x-amqp-*` headers. Delivery annotations are dropped.
+//!   kept AMQP-encoded under reserved `x-amqp-*` headers; so are the delivery annotations,
+//!   which Event Hubs keeps on the stored event and returns to its readers.
 //!
 //! Delivery (record → AMQP) reverses this; a record written by another protocol (no [`TYPED`]
 //! header) gets its value as one `data` section and its headers as binary application
@@ -36,6 +37,8 @@ pub const BODY: &str = "x-amqp-body";
 pub const TYPED: &str = "x-amqp-application-properties";
 /// Header holding the AMQP-encoded header section.
 pub const HEADER: &str = "x-amqp-header";
+/// Header holding the AMQP-encoded delivery-annotations section, as the producer sent it.
+pub const DELIVERY_ANNOTATIONS: &str = "x-amqp-delivery-annotations";
 /// Header holding the AMQP-encoded properties section.
 pub const PROPERTIES: &str = "x-amqp-properties";
 /// Header holding the AMQP-encoded message-annotations section (broker annotations removed).
@@ -117,7 +120,7 @@ pub fn message_to_record(
         .map(Bytes::from);
     let Message {
         header,
-        delivery_annotations: _,
+        delivery_annotations,
         message_annotations,
         properties,
         application_properties,
@@ -148,6 +151,12 @@ pub fn message_to_record(
     };
     if let Some(header) = header {
         headers.push(RecordHeader::new(HEADER, Some(encode(&header)?)));
+    }
+    if let Some(delivery_annotations) = delivery_annotations {
+        headers.push(RecordHeader::new(
+            DELIVERY_ANNOTATIONS,
+            Some(encode(&delivery_annotations)?),
+        ));
     }
     if let Some(properties) = properties {
         headers.push(RecordHeader::new(PROPERTIES, Some(encode(&properties)?)));
@@ -200,6 +209,7 @@ pub fn record_to_message(record: &Record, broker: BrokerAnnotations) -> AmqpMess
         .any(|h| h.key == TYPED && h.value.as_deref() == Some(b"amqp"));
     let mut body_kind = None;
     let mut header = None;
+    let mut delivery_annotations = None;
     let mut properties = None;
     let mut annotations: OrderedMap<OwnedKey, Value> = OrderedMap::new();
     let mut footer = None;
@@ -209,6 +219,9 @@ pub fn record_to_message(record: &Record, broker: BrokerAnnotations) -> AmqpMess
         match h.key.as_str() {
             BODY => body_kind = Some(bytes),
             HEADER => header = decode_section::<Header>(bytes),
+            DELIVERY_ANNOTATIONS => {
+                delivery_annotations = decode_section::<DeliveryAnnotations>(bytes);
+            }
             PROPERTIES => properties = decode_section::<Properties>(bytes),
             ANNOTATIONS => {
                 if let Some(MessageAnnotations(map)) = decode_section::<MessageAnnotations>(bytes) {
@@ -269,12 +282,27 @@ pub fn record_to_message(record: &Record, broker: BrokerAnnotations) -> AmqpMess
     }
     Message {
         header,
-        delivery_annotations: None::<DeliveryAnnotations>,
+        delivery_annotations,
         message_annotations: Some(MessageAnnotations(annotations)),
         properties,
         application_properties: (!app.is_empty()).then_some(ApplicationProperties(app)),
         body,
         footer,
+    }
+}
+
+/// Adds the broker's runtime metrics (`runtime`, when the reader asked for them) to the
+/// delivery annotations a message already carries from its producer; a producer's annotation
+/// of the same name gives way to the broker's.
+pub fn add_runtime_annotations(message: &mut AmqpMessage, runtime: Option<&DeliveryAnnotations>) {
+    let Some(DeliveryAnnotations(runtime)) = runtime else {
+        return;
+    };
+    let annotations = message
+        .delivery_annotations
+        .get_or_insert_with(|| DeliveryAnnotations(OrderedMap::new()));
+    for (key, value) in runtime {
+        annotations.0.insert(key.clone(), value.clone());
     }
 }
 
@@ -552,5 +580,44 @@ mod tests {
         assert!(record.headers.is_empty());
         assert!(decode_message(b"\x00\x53\x75\xa0\x09short").is_err());
         assert!(decode_message(b"\xff\xff").is_err());
+    }
+
+    /// Delivery annotations are stored under their own header, byte for byte as documented,
+    /// and returned on delivery next to the broker's runtime metrics.
+    #[test]
+    fn delivery_annotations_are_stored_and_returned() {
+        let sent = DeliveryAnnotations::builder()
+            .insert("delann_key", Value::String("delann_value".into()))
+            .build();
+        let message: AmqpMessage = Message::builder()
+            .delivery_annotations(sent.clone())
+            .data(Binary::from(b"x".to_vec()))
+            .build()
+            .map_body(|Data(bin)| Body::Data(Batch::new(vec![Data(bin)])));
+        let record = message_to_record(message, None, 0).unwrap();
+        let mut stored = b"\x00\x53\x71\xc1\x1b\x02\xa3\x0adelann_key".to_vec();
+        stored.extend_from_slice(b"\xa1\x0cdelann_value");
+        assert_eq!(header(&record, DELIVERY_ANNOTATIONS), Some(&stored[..]));
+        let broker = BrokerAnnotations {
+            sequence_number: 0,
+            enqueued_time_ms: 0,
+        };
+        let mut back = record_to_message(&record, broker);
+        assert_eq!(back.delivery_annotations, Some(sent));
+        let runtime = DeliveryAnnotations::builder()
+            .insert("last_enqueued_sequence_number", Value::Long(4))
+            .build();
+        add_runtime_annotations(&mut back, Some(&runtime));
+        let got = back.delivery_annotations.unwrap().0;
+        let get = |k: &str| got.get(&OwnedKey::Symbol(Symbol::from(k))).cloned();
+        assert_eq!(get("delann_key"), Some(Value::String("delann_value".into())));
+        assert_eq!(get("last_enqueued_sequence_number"), Some(Value::Long(4)));
+        // Without the section, nothing is stored and no runtime metrics means none delivered.
+        let plain = message_to_record(decode_message(b"\x00\x53\x75\xa0\x01x").unwrap(), None, 0);
+        let plain = plain.unwrap();
+        assert!(header(&plain, DELIVERY_ANNOTATIONS).is_none());
+        let mut back = record_to_message(&plain, broker);
+        add_runtime_annotations(&mut back, None);
+        assert!(back.delivery_annotations.is_none());
     }
 }
