@@ -94,6 +94,8 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             }
         });
     }
+    // AMQP over WebSocket on the HTTP listener is served by the AMQP front end, when it runs.
+    let mut amqp_websocket = None;
     if let Some(listener) = bind("amqp", settings.amqp, settings.tls.as_ref(), &[]).await? {
         let config = hubgate_amqp::AmqpConfig {
             auto_create,
@@ -101,9 +103,11 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             policies: Arc::clone(&settings.policies),
             ..hubgate_amqp::AmqpConfig::default()
         };
-        let serve = hubgate_amqp::serve(listener, storage.clone(), config, shutdown.child_token());
+        let front_end = hubgate_amqp::AmqpFrontEnd::new(storage.clone(), config);
+        amqp_websocket = Some(front_end.stream_handler(shutdown.child_token()));
+        let token = shutdown.child_token();
         tasks.spawn(async move {
-            if let Err(error) = serve.await {
+            if let Err(error) = front_end.serve(listener, token).await {
                 tracing::error!(%error, "the amqp front end stopped");
             }
         });
@@ -124,6 +128,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             max_concurrent_requests: http.max_concurrent_requests,
             webhooks: http.webhooks.clone(),
             policies: Arc::clone(&settings.policies),
+            amqp_websocket,
             ..hubgate_http::HttpConfig::default()
         };
         tasks.spawn(log_exit(

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use fe2o3_amqp::acceptor::{ConnectionAcceptor, ListenerConnectionHandle, SessionAcceptor};
 use fe2o3_amqp::types::definitions::{AmqpError, ConnectionError};
-use hubgate_protocol::{CancellationToken, Connection, Stream};
+use hubgate_protocol::{CancellationToken, Connection};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug};
@@ -81,7 +81,18 @@ pub(crate) struct Scope {
 
 /// Serves one accepted client until it closes or `shutdown` fires.
 pub(crate) async fn handle(shared: Arc<Shared>, conn: Connection, shutdown: CancellationToken) {
-    let Connection { mut stream, .. } = conn;
+    handle_stream(shared, conn.stream, shutdown).await;
+}
+
+/// Serves one client byte stream, from the AMQP listener or tunneled in from another, until
+/// it closes or `shutdown` fires.
+pub(crate) async fn handle_stream<S>(
+    shared: Arc<Shared>,
+    mut stream: S,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
+{
     let deadline = shared.config.handshake_timeout;
     let mut header = [0u8; 8];
     let read = tokio::select! {
@@ -217,14 +228,14 @@ async fn run(
 
 /// A stream whose first bytes were already read; they are replayed before the rest.
 #[derive(Debug)]
-pub(crate) struct Rewind {
+pub(crate) struct Rewind<S> {
     prefix: [u8; 8],
     pos: usize,
-    inner: Stream,
+    inner: S,
 }
 
-impl Rewind {
-    fn new(prefix: [u8; 8], inner: Stream) -> Self {
+impl<S> Rewind<S> {
+    fn new(prefix: [u8; 8], inner: S) -> Self {
         Self {
             prefix,
             pos: 0,
@@ -232,12 +243,12 @@ impl Rewind {
         }
     }
 
-    fn into_inner(self) -> Stream {
+    fn into_inner(self) -> S {
         self.inner
     }
 }
 
-impl AsyncRead for Rewind {
+impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -255,7 +266,7 @@ impl AsyncRead for Rewind {
     }
 }
 
-impl AsyncWrite for Rewind {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

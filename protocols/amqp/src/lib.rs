@@ -2,8 +2,10 @@
 //!
 //! # Layout
 //!
-//! - [`serve`] runs the shared accept loop ([`hubgate_protocol::serve`]) with
-//!   [`connection::handle`] per client.
+//! - [`serve`] / [`AmqpFrontEnd::serve`] run the shared accept loop
+//!   ([`hubgate_protocol::serve`]) with `connection::handle` per client;
+//!   `tunnel`: [`AmqpFrontEnd::stream_handler`] serves byte streams tunneled in from another
+//!   listener (AMQP over WebSocket on the HTTPS one) the same way, with the same shared state.
 //! - `connection`: reads the protocol header and dispatches to a SASL (`ANONYMOUS`, `PLAIN`,
 //!   `MSSBCBS`) or a plain acceptor, then accepts sessions; `sasl`: the mechanisms.
 //! - `session`: accepts each link and routes it by address ([`address`]).
@@ -43,6 +45,7 @@ mod pad;
 mod publish;
 mod sasl;
 mod session;
+mod tunnel;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +113,49 @@ pub(crate) struct Shared {
     pub(crate) acceptors: connection::Acceptors,
 }
 
+/// The AMQP front end: the state its connections share (reader owner levels, round robin,
+/// acceptors), whether they come from its own listener ([`AmqpFrontEnd::serve`]) or are
+/// tunneled in from another ([`AmqpFrontEnd::stream_handler`]).
+#[derive(Debug, Clone)]
+pub struct AmqpFrontEnd {
+    shared: Arc<Shared>,
+}
+
+impl AmqpFrontEnd {
+    /// A front end storing into `storage` with `config`.
+    pub fn new(storage: SharedStorage, config: AmqpConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                acceptors: connection::Acceptors::new(&config),
+                storage,
+                config,
+                owners: Arc::new(owners::Owners::default()),
+                round_robin: RoundRobin::new(),
+            }),
+        }
+    }
+
+    /// Serves AMQP 1.0 clients on `listener` until `shutdown` is cancelled.
+    ///
+    /// # Errors
+    /// Only if the accept loop cannot start (see [`hubgate_protocol::serve`]).
+    pub async fn serve(
+        &self,
+        listener: Listener,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
+        let listener_config = ListenerConfig {
+            max_connections: self.shared.config.max_connections,
+            ..ListenerConfig::new("amqp")
+        };
+        let shared = Arc::clone(&self.shared);
+        hubgate_protocol::serve(listener, listener_config, shutdown, move |conn, token| {
+            connection::handle(Arc::clone(&shared), conn, token)
+        })
+        .await
+    }
+}
+
 /// Serves AMQP 1.0 clients on `listener` until `shutdown` is cancelled.
 ///
 /// # Errors
@@ -120,21 +166,9 @@ pub async fn serve(
     config: AmqpConfig,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let listener_config = ListenerConfig {
-        max_connections: config.max_connections,
-        ..ListenerConfig::new("amqp")
-    };
-    let shared = Arc::new(Shared {
-        acceptors: connection::Acceptors::new(&config),
-        storage,
-        config,
-        owners: Arc::new(owners::Owners::default()),
-        round_robin: RoundRobin::new(),
-    });
-    hubgate_protocol::serve(listener, listener_config, shutdown, move |conn, token| {
-        connection::handle(Arc::clone(&shared), conn, token)
-    })
-    .await
+    AmqpFrontEnd::new(storage, config)
+        .serve(listener, shutdown)
+        .await
 }
 
 /// Milliseconds since the Unix epoch.

@@ -610,7 +610,10 @@ mod tests {
         add_runtime_annotations(&mut back, Some(&runtime));
         let got = back.delivery_annotations.unwrap().0;
         let get = |k: &str| got.get(&OwnedKey::Symbol(Symbol::from(k))).cloned();
-        assert_eq!(get("delann_key"), Some(Value::String("delann_value".into())));
+        assert_eq!(
+            get("delann_key"),
+            Some(Value::String("delann_value".into()))
+        );
         assert_eq!(get("last_enqueued_sequence_number"), Some(Value::Long(4)));
         // Without the section, nothing is stored and no runtime metrics means none delivered.
         let plain = message_to_record(decode_message(b"\x00\x53\x75\xa0\x01x").unwrap(), None, 0);

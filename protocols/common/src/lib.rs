@@ -21,6 +21,8 @@
 //! - [`secret`]: [`Secret`], a key that never shows in logs.
 //! - [`percent`]: `%XX` decoding and `quote_plus`-style encoding (SAS tokens, CloudEvents
 //!   headers).
+//! - [`tunnel`]: byte streams carried inside another protocol (AMQP over WebSocket) and the
+//!   [`StreamHandler`] hook through which the gateway hands them from one front end to another.
 //! - [`error`]: the crate-wide [`Error`] and [`Result`].
 //!
 //! # Data flow
@@ -48,6 +50,7 @@ pub mod percent;
 pub mod sas;
 pub mod secret;
 pub mod tls;
+pub mod tunnel;
 
 pub use error::{Error, Result};
 pub use hubs::{AutoCreate, hub_or_create};
@@ -57,6 +60,7 @@ pub use partition_key::{RoundRobin, partition_for_hash, partition_for_key, parti
 pub use sas::{Grant, Right, Rights, SasError, SasPolicies, SasPolicy};
 pub use secret::Secret;
 pub use tls::{TlsError, acceptor, load_server_config};
+pub use tunnel::{DuplexStream, StreamHandler, Tunneled};
 
 /// Re-exported so front ends and the gateway name the same token type as [`serve`].
 pub use tokio_util::sync::CancellationToken;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 pub use hubgate_protocol::Secret;
-use hubgate_protocol::{AutoCreate, ListenerConfig, SasPolicies};
+use hubgate_protocol::{AutoCreate, ListenerConfig, SasPolicies, StreamHandler};
 
 /// Everything [`serve`](crate::serve) and [`router`](crate::router) need.
 #[derive(Debug, Clone)]
@@ -28,6 +28,9 @@ pub struct HttpConfig {
     /// The gateway's access policies, guarding the REST routes here (not webhooks, health or
     /// metrics); empty leaves them open.
     pub policies: Arc<SasPolicies>,
+    /// Serves the AMQP byte stream of `GET /$servicebus/websocket` (AMQP over WebSocket);
+    /// `None` leaves that route answering `404`.
+    pub amqp_websocket: Option<StreamHandler>,
 }
 
 impl Default for HttpConfig {
@@ -40,6 +43,7 @@ impl Default for HttpConfig {
             max_concurrent_requests: 1024,
             webhooks: HashMap::new(),
             policies: Arc::default(),
+            amqp_websocket: None,
         }
     }
 }

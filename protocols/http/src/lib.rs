@@ -19,6 +19,8 @@
 //! - `sas.rs`: reads the `Authorization` header and maps the shared
 //!   [`hubgate_protocol::sas`] verdict to `401` (bad token) or `403` (wrong hub or right), on
 //!   every REST route when policies are configured.
+//! - `websocket.rs`: `GET /$servicebus/websocket`, AMQP over WebSocket: the upgraded byte
+//!   stream goes to the [`HttpConfig::amqp_websocket`] handler the gateway supplies.
 //! - `error.rs`: [`ApiError`], mapped once to a status and a `{"code", "message"}` body.
 //!
 //! How each request becomes records is documented in `docs/HTTP.md`.
@@ -41,6 +43,7 @@ mod signature;
 mod state;
 mod time;
 mod webhook;
+mod websocket;
 
 pub use config::{HttpConfig, KeySource, Secret, Signature, SignatureEncoding, WebhookConfig};
 pub use error::ApiError;

@@ -14,11 +14,12 @@ use tracing::Instrument;
 use crate::config::HttpConfig;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, cloudevents, health, read, send, webhook};
+use crate::{admin, cloudevents, health, read, send, webhook, websocket};
 
 /// The HTTP application: every route, with the body cap, request timeout and concurrency
 /// limit of `config` applied (health and metrics routes skip the concurrency limit and the
-/// timeout so probes answer under load).
+/// timeout so probes answer under load; so does the AMQP WebSocket upgrade, whose connection
+/// outlives its request and is bounded by the AMQP front end instead).
 ///
 /// [`serve`](crate::serve) runs it on the shared accept loop; tests call it with
 /// `tower::ServiceExt::oneshot`.
@@ -46,6 +47,8 @@ pub fn router(storage: SharedStorage, config: HttpConfig) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/$servicebus/websocket", get(websocket::upgrade))
+        .route("/$servicebus/websocket/", get(websocket::upgrade))
         .merge(limited)
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)

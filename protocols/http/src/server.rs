@@ -53,7 +53,8 @@ async fn connection(
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
     let io = TokioIo::new(conn.stream);
-    let served = builder.serve_connection(io, TowerToHyperService::new(app));
+    // With upgrades: `GET /$servicebus/websocket` becomes a WebSocket.
+    let served = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(app));
     tokio::pin!(served);
     let result = tokio::select! {
         result = served.as_mut() => result,
