@@ -33,12 +33,13 @@ class TestCa:
             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         )
 
-    def issue(self, name: str, subject: str, server: bool) -> tuple[Path, Path]:
-        """A certificate for `subject` (e.g. `/CN=localhost`) signed by this CA: (cert, key)."""
+    def issue(self, name: str, subject: str, server: bool, san: str = "DNS:localhost,IP:127.0.0.1") -> tuple[Path, Path]:
+        """A certificate for `subject` (e.g. `/CN=localhost`) signed by this CA: (cert, key).
+        A server certificate names `san` (OpenSSL `subjectAltName` syntax)."""
         cert, key, csr = (self.directory / f"{name}{ext}" for ext in (".pem", "-key.pem", ".csr"))
         ext = self.directory / f"{name}.ext"
         if server:
-            ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+            ext.write_text(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
         else:
             ext.write_text("extendedKeyUsage=clientAuth\n")
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", str(key), "-out", str(csr))
