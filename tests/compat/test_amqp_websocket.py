@@ -1,5 +1,6 @@
-"""AMQP over WebSocket on the HTTPS listener (`wss://HOST:PORT/$servicebus/websocket`, the `amqp`
-subprotocol) with azure-eventhub 5.15.1's `TransportType.AmqpOverWebsocket` (websocket-client).
+"""AMQP over WebSocket on the HTTPS listener (`wss://HOST:PORT/$servicebus/websocket`) with
+azure-eventhub 5.15.1's `TransportType.AmqpOverWebsocket` (websocket-client) and @azure/event-hubs
+6.0.4's `webSocketOptions` (the `ws` package).
 
 The gateway serves TLS with a certificate from a CA made in the test, which the SDK gets as
 `connection_verify`, and checks access policies: the same SASL/`$cbs` authentication and link
@@ -7,6 +8,7 @@ rights as on the AMQP listener. The SDK dials port 443 for WebSockets unless giv
 listener's address as `custom_endpoint_address` (it appends `/$servicebus/websocket` itself).
 """
 
+import json
 import shutil
 import ssl
 import tempfile
@@ -18,7 +20,7 @@ import pytest
 import websocket
 from azure.eventhub import EventData, EventHubConsumerClient, EventHubProducerClient, TransportType
 from azure.eventhub.exceptions import AuthenticationError, ConnectError
-from conftest import Gateway
+from conftest import Gateway, run_node
 
 from security_support import SecureSetup, assert_no_secret_in_log
 
@@ -110,6 +112,18 @@ def test_python_sdk_sends_and_receives_over_websocket_tls(ws_gateway):
     plain, errors = receive(client, 1, 4)
     assert not errors, errors
     assert [e.sequence_number for e in plain] == [e.sequence_number for e in events]
+
+
+def test_js_sdk_sends_and_receives_over_websocket_tls(ws_gateway):
+    setup, gw = ws_gateway
+    tag = f"js-{time.time_ns()}"
+    text = setup.connection_string("admin", "sb://localhost", HUB)
+    result = run_node("amqp_eventhubs_ws.js", text, str(gw.port("http")), tag,
+                      env={"NODE_EXTRA_CA_CERTS": str(setup.ca.cert)})
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["partitionIds"] == [str(i) for i in range(PARTITIONS)]
+    assert [e["body"] for e in report["received"]] == [f"{tag}-{i}" for i in range(3)]
+    assert [e["n"] for e in report["received"]] == [0, 1, 2]
 
 
 def test_websocket_applies_the_same_authentication(ws_gateway):

@@ -1,6 +1,6 @@
 //! `GET /$servicebus/websocket`: AMQP 1.0 over WebSocket, as the Event Hubs SDKs use it behind
-//! firewalls that let only HTTPS through. The subprotocol is `amqp` (rhea, the JS SDK) or
-//! `AMQPWSB10` (the OASIS WebSocket binding's name, which the Python SDK sends).
+//! firewalls that let only HTTPS through. The subprotocol is `AMQPWSB10` (the OASIS WebSocket
+//! binding's name, which the Python and JS SDKs send) or `amqp`.
 //!
 //! Binary messages carry the AMQP byte stream in both directions; [`WsIo`] turns the message
 //! stream back into bytes and the configured [`StreamHandler`] (the AMQP front end, wired by
