@@ -69,7 +69,7 @@ def test_eventhub_live_suite(tmp_path):
     data = Path(tempfile.mkdtemp(prefix="hubgate-compat-"))
     gw = Gateway(data, [
         "--config", str(config), "--tls-cert", str(cert), "--tls-key", str(key),
-        "--default-partitions", "2", "--kafka-listen", "off",
+        "--no-auto-create", "--kafka-listen", "off",
         "--amqp-listen", f"{host}:5671", "--http-listen", f"{host}:443",
     ]).start()
     try:
