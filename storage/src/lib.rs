@@ -8,7 +8,11 @@
 //! - `engine`: the one implementation of those traits, over a backend: sled (`sled:PATH`)
 //!   or memory (`memory://`); pick one with [`open()`].
 //! - [`spawn_retention`]: the background retention task.
-//! - `producer`: idempotent-producer state (epoch, recent sequences) kept per partition.
+//! - `producer`: idempotent-producer state (epoch, recent sequences, open transaction) kept
+//!   per partition.
+//! - [`txn`]: transactions: markers, last stable offset, aborted index, read-committed reads
+//!   ([`committed_records`] for front ends that deliver records one by one) and the
+//!   coordinator's durable state ([`Transactions`]).
 //!
 //! Data flow: a front end builds or receives a [`RecordBatch`], calls [`Log::append`] (offsets
 //! assigned, one atomic write, group-commit fsync under [`Durability::Strict`]), and readers
@@ -27,6 +31,7 @@ mod producer;
 pub mod record;
 mod retention;
 mod sled;
+pub mod txn;
 
 pub use batch::{Compression, EncodeOptions, Limits, RecordBatch, TimestampType};
 pub use error::{Error, Result};
@@ -42,3 +47,7 @@ pub use open::{StorageConfig, StorageUrl, open};
 pub use producer::RETAINED_BATCHES;
 pub use record::{Header, Offset, Record};
 pub use retention::spawn_retention;
+pub use txn::{
+    AbortedTxn, CommittedRead, MarkerKind, PendingOffset, ProducerInfo, Transactions, TxnMarker,
+    TxnRecord, TxnStatus, committed_records,
+};
