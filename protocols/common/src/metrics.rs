@@ -36,6 +36,8 @@ struct Inner {
     flows: BTreeMap<(Direction, &'static str, String), Flow>,
     /// (protocol, status) → requests.
     requests: BTreeMap<(&'static str, String), u64>,
+    /// Transaction outcome (`opened`, `committed`, `aborted`, `timed_out`) → count.
+    transactions: BTreeMap<&'static str, u64>,
 }
 
 /// Process-wide counters. Cheap to update from any task.
@@ -99,6 +101,20 @@ impl Metrics {
             .entry((protocol, status.to_owned()))
             .or_default();
         *count = count.saturating_add(1);
+    }
+
+    /// Counts one transaction event: `opened`, `committed`, `aborted` or `timed_out` (a
+    /// timed-out transaction is also counted as aborted once its markers are written). Open
+    /// transactions are `opened - committed - aborted`.
+    pub fn transaction(&self, event: &'static str) {
+        let mut inner = self.lock();
+        let count = inner.transactions.entry(event).or_default();
+        *count = count.saturating_add(1);
+    }
+
+    /// Transaction events of kind `event` so far.
+    pub fn transactions(&self, event: &'static str) -> u64 {
+        self.lock().transactions.get(event).copied().unwrap_or(0)
     }
 
     /// Records in or out for `protocol` and `hub` so far: `(records, bytes)`.
@@ -176,6 +192,21 @@ impl Metrics {
                 escape(status)
             );
         }
+        let name = "hubgate_transactions_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Kafka transactions by event (opened, committed, aborted, timed_out).\n# TYPE {name} counter"
+        );
+        for (event, count) in &inner.transactions {
+            let _ = writeln!(out, "{name}{{event=\"{event}\"}} {count}");
+        }
+        let count = |e: &str| inner.transactions.get(e).copied().unwrap_or(0);
+        let open = count("opened").saturating_sub(count("committed") + count("aborted"));
+        let name = "hubgate_transactions_open";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Kafka transactions open now.\n# TYPE {name} gauge\n{name} {open}"
+        );
     }
 }
 

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use tracing::{Instrument, debug, debug_span, error};
 
 use crate::group::Coordinator;
+use crate::txn::TxnCoordinator;
 use crate::{
     KafkaConfig, alter_configs, api_versions, create_partitions, create_topics, delete_groups,
     delete_records, delete_topics, describe_cluster, describe_configs, describe_groups, fetch,
@@ -46,6 +47,8 @@ pub struct Handler {
     pub(crate) bound: crate::broker_configs::Bound,
     /// The consumer-group coordinator.
     pub(crate) groups: Coordinator,
+    /// The transaction coordinator.
+    pub(crate) txns: TxnCoordinator,
 }
 
 /// Who sent a request, as DescribeGroups reports group members.
@@ -61,11 +64,13 @@ impl Handler {
     /// A handler over `storage`.
     pub fn new(storage: SharedStorage, config: KafkaConfig) -> Self {
         let groups = Coordinator::new(std::sync::Arc::clone(&storage), config.groups.clone());
+        let txns = TxnCoordinator::new(std::sync::Arc::clone(&storage));
         Self {
             storage,
             config,
             bound: crate::broker_configs::Bound::default(),
             groups,
+            txns,
         }
     }
 
@@ -212,7 +217,7 @@ impl Handler {
                     api,
                     version,
                     id,
-                    &init_producer_id::handle(self, request).await,
+                    &init_producer_id::handle(self, request, version).await,
                 )
             }
             ApiKey::CreateTopics => {
@@ -336,6 +341,26 @@ impl Handler {
                     id,
                     &delete_groups::handle(self, request).await,
                 )
+            }
+            ApiKey::AddPartitionsToTxn => {
+                let request = decode!(kafka_protocol::messages::AddPartitionsToTxnRequest);
+                let response = crate::add_partitions_to_txn::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::AddOffsetsToTxn => {
+                let request = decode!(kafka_protocol::messages::AddOffsetsToTxnRequest);
+                let response = crate::add_offsets_to_txn::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::EndTxn => {
+                let request = decode!(kafka_protocol::messages::EndTxnRequest);
+                let response = crate::end_txn::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::TxnOffsetCommit => {
+                let request = decode!(kafka_protocol::messages::TxnOffsetCommitRequest);
+                let response = crate::txn_offset_commit::handle(self, request, version).await;
+                encode(api, version, id, &response)
             }
             _ => Outcome::Close("API not served"),
         }

@@ -24,6 +24,10 @@
 //!   machine without I/O), served by `join_group`, `sync_group`, `heartbeat`, `leave_group`,
 //!   `offset_commit`, `offset_fetch`, `offset_delete`, `list_groups`, `describe_groups` and
 //!   `delete_groups`. Committed offsets are stored through storage's `GroupOffsets`.
+//! - `txn`: the transaction coordinator (one actor task per transactional id over a state
+//!   machine without I/O), served by `init_producer_id`, `add_partitions_to_txn`,
+//!   `add_offsets_to_txn`, `txn_offset_commit` and `end_txn`; markers, the last stable offset
+//!   and read-committed reads are storage's (`hubgate_storage::Transactions`).
 //! - `error`: storage errors mapped to Kafka error codes, once.
 //!
 //! # Data flow
@@ -34,6 +38,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
+mod add_offsets_to_txn;
+mod add_partitions_to_txn;
 mod alter_configs;
 mod api_versions;
 mod broker_configs;
@@ -49,6 +55,7 @@ mod describe_configs;
 mod describe_groups;
 mod describe_topic_partitions;
 mod dispatch;
+mod end_txn;
 mod error;
 mod fetch;
 mod find_coordinator;
@@ -71,6 +78,8 @@ mod produce;
 mod produce_legacy;
 mod sync_group;
 mod topic_id;
+mod txn;
+mod txn_offset_commit;
 pub mod versions;
 
 use std::sync::Arc;
@@ -140,6 +149,7 @@ pub async fn serve(
         tls: listener.is_tls(),
     };
     handler.groups.load().await;
+    handler.txns.load().await;
     let handler = Arc::new(handler);
     hubgate_protocol::serve(listener, listener_config, shutdown, move |conn, token| {
         let handler = Arc::clone(&handler);

@@ -493,6 +493,62 @@ static LAYOUTS: &[Layout] = &[
         ],
     },
     Layout {
+        api: ApiKey::AddPartitionsToTxn,
+        min: 0,
+        max: 3,
+        flexible_from: 3,
+        body: &[
+            all(STR),                                  // transactional id
+            all(I64),                                  // producer id
+            all(I16),                                  // producer epoch
+            all(structs![all(STR), all(array!(I32))]), // topics: name, partitions
+        ],
+    },
+    Layout {
+        api: ApiKey::AddOffsetsToTxn,
+        min: 0,
+        max: 3,
+        flexible_from: 3,
+        body: &[
+            all(STR), // transactional id
+            all(I64), // producer id
+            all(I16), // producer epoch
+            all(STR), // group id
+        ],
+    },
+    Layout {
+        api: ApiKey::EndTxn,
+        min: 0,
+        max: 3,
+        flexible_from: 3,
+        body: &[
+            all(STR),  // transactional id
+            all(I64),  // producer id
+            all(I16),  // producer epoch
+            all(BOOL), // committed
+        ],
+    },
+    Layout {
+        api: ApiKey::TxnOffsetCommit,
+        min: 0,
+        max: 3,
+        flexible_from: 3,
+        body: &[
+            all(STR),     // transactional id
+            all(STR),     // group id
+            all(I64),     // producer id
+            all(I16),     // producer epoch
+            from(3, I32), // generation id
+            from(3, STR), // member id
+            from(3, STR), // group instance id (nullable)
+            all(structs![
+                all(STR), // topic
+                // partitions: index, offset, leader epoch (v2+), metadata (nullable)
+                all(structs![all(I32), all(I64), from(2, I32), all(STR)]),
+            ]),
+        ],
+    },
+    Layout {
         api: ApiKey::OffsetForLeaderEpoch,
         min: 2,
         max: 4,
@@ -949,6 +1005,10 @@ mod tests {
             DeleteTopics => DeleteTopicsRequest,
             DeleteRecords => DeleteRecordsRequest,
             InitProducerId => InitProducerIdRequest,
+            AddPartitionsToTxn => AddPartitionsToTxnRequest,
+            AddOffsetsToTxn => AddOffsetsToTxnRequest,
+            EndTxn => EndTxnRequest,
+            TxnOffsetCommit => TxnOffsetCommitRequest,
             OffsetForLeaderEpoch => OffsetForLeaderEpochRequest,
             DescribeConfigs => DescribeConfigsRequest,
             AlterConfigs => AlterConfigsRequest,
@@ -1207,7 +1267,8 @@ mod tests {
             (ApiKey::JoinGroup, 10),
             (ApiKey::OffsetCommit, 1),
             (ApiKey::OffsetDelete, 1),
-            (ApiKey::EndTxn, 0),
+            (ApiKey::EndTxn, 4),
+            (ApiKey::WriteTxnMarkers, 0),
         ] {
             let mut f = header(ApiKey::ApiVersions, 0);
             f[0..2].copy_from_slice(&(api as i16).to_be_bytes());
