@@ -2,6 +2,8 @@
 and read_uncommitted consumers, fencing, timeouts, consume-transform-produce with offsets sent
 to the transaction, and what survives a kill -9 of the gateway."""
 
+import subprocess
+import sys
 import time
 import uuid
 
@@ -145,3 +147,102 @@ def test_kafka_transactions_second_producer_fences_the_first(gateway, hub_name):
     assert [v for _, _, v in consume_all(gateway.kafka, hub_name, "read_committed")] == [b"winner"]
     values = [v for _, _, v in consume_all(gateway.kafka, hub_name, "read_uncommitted")]
     assert values == [b"zombie", b"winner"]
+
+
+def committed_then_aborted_then_open(bootstrap, topic):
+    """Partition 0 of `topic`: 2 committed records (0, 1), COMMIT (2), 2 aborted (3, 4),
+    ABORT (5), 1 committed (6), COMMIT (7), then an open transaction (8). Returns its producer."""
+    producer = txn_producer(bootstrap, "tx-" + topic)
+    for values, commit in (([b"c0", b"c1"], True), ([b"a0", b"a1"], False), ([b"c2"], True)):
+        producer.begin_transaction()
+        for v in values:
+            producer.produce(topic, value=v, partition=0)
+        producer.flush(10)
+        if commit:
+            producer.commit_transaction(30)
+        else:
+            producer.abort_transaction(30)
+    producer.begin_transaction()
+    producer.produce(topic, value=b"open", partition=0)
+    producer.flush(10)
+    return producer
+
+
+def test_kafka_transactions_event_hubs_sdk_reads_committed(gateway, hub_name):
+    from test_amqp_eventhub import receive
+
+    create_topic(gateway.kafka, hub_name)
+    producer = committed_then_aborted_then_open(gateway.kafka, hub_name)
+    # More than there is: the receiver must stop at the last stable offset, skipping the
+    # aborted records and every marker, with the sequence numbers of the Kafka offsets.
+    events, _, errors = receive(gateway, hub_name, 0, 10, timeout=6, starting_position="-1")
+    assert not errors
+    assert [(e.sequence_number, e.body_as_str()) for e in events] == [(0, "c0"), (1, "c1"), (6, "c2")]
+    producer.commit_transaction(30)
+    events, _, errors = receive(gateway, hub_name, 0, 4, timeout=20, starting_position="-1")
+    assert not errors
+    assert [(e.sequence_number, e.body_as_str()) for e in events] == [
+        (0, "c0"), (1, "c1"), (6, "c2"), (8, "open")
+    ]
+
+
+def test_kafka_transactions_kill9_after_commit_and_mid_transaction(start_gateway, hub_name):
+    gw = start_gateway()
+    create_topic(gw.kafka, hub_name, partitions=2)
+    producer = txn_producer(gw.kafka, "tx-" + hub_name)
+    producer.begin_transaction()
+    for i in range(10):
+        producer.produce(hub_name, value=b"done-%d" % i, partition=i % 2)
+    producer.commit_transaction(30)  # acknowledged: must survive
+    producer.begin_transaction()
+    for i in range(4):
+        producer.produce(hub_name, value=b"lost-%d" % i, partition=i % 2)
+    producer.flush(10)  # data stored, transaction open
+    gw.restart(crash=True)
+    del producer
+    committed = consume_all(gw.kafka, hub_name, "read_committed", partitions=2, idle=1)
+    assert sorted(v for _, _, v in committed) == sorted(b"done-%d" % i for i in range(10))
+    # The open transaction still holds the LSO after the restart...
+    assert watermarks(gw.kafka, hub_name, 0, "read_committed")[1] == 6
+    # ...and a new producer with the same id aborts it at once.
+    again = txn_producer(gw.kafka, "tx-" + hub_name)
+    again.begin_transaction()
+    again.produce(hub_name, value=b"after", partition=0)
+    again.commit_transaction(30)
+    committed = consume_all(gw.kafka, hub_name, "read_committed", partitions=2)
+    assert sorted(v for _, _, v in committed) == sorted([b"done-%d" % i for i in range(10)] + [b"after"])
+    uncommitted = consume_all(gw.kafka, hub_name, "read_uncommitted", partitions=2)
+    assert len(uncommitted) == 15
+
+
+def test_kafka_transactions_timeout_aborts_a_killed_producers_transaction(start_gateway, hub_name):
+    gw = start_gateway()
+    create_topic(gw.kafka, hub_name)
+    # A producer process that opens a transaction and is killed (SIGKILL) before ending it.
+    script = (
+        "import sys, time\n"
+        "from confluent_kafka import Producer\n"
+        "p = Producer({'bootstrap.servers': sys.argv[1], 'transactional.id': sys.argv[2],"
+        " 'transaction.timeout.ms': 3000})\n"
+        "p.init_transactions(30)\n"
+        "p.begin_transaction()\n"
+        "p.produce(sys.argv[3], value=b'orphan', partition=0)\n"
+        "p.flush(10)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, gw.kafka, "tx-" + hub_name, hub_name], stdout=subprocess.PIPE
+    )
+    try:
+        assert child.stdout.readline().strip() == b"ready"
+    finally:
+        child.kill()
+        child.wait()
+    assert watermarks(gw.kafka, hub_name, 0, "read_committed") == (0, 0)
+    deadline = time.monotonic() + 20
+    while watermarks(gw.kafka, hub_name, 0, "read_committed")[1] != 2:
+        assert time.monotonic() < deadline, "the timed-out transaction was not aborted"
+        time.sleep(0.5)
+    assert consume_all(gw.kafka, hub_name, "read_committed", idle=1) == []
+    assert [v for _, _, v in consume_all(gw.kafka, hub_name, "read_uncommitted", idle=1)] == [b"orphan"]
