@@ -29,7 +29,6 @@ NOT_CLAIMED = {
     "quorum": "no KRaft quorum",
     "reassignment": "single node: no partition reassignment",
     "version_infer": "asserts the broker is Apache Kafka of KAFKA_VERSION",
-    "transactional": "transactions are not implemented",
     "list_config_resources": "ListConfigResources (API 74) is not implemented",
 }
 

@@ -246,3 +246,145 @@ def test_kafka_transactions_timeout_aborts_a_killed_producers_transaction(start_
         time.sleep(0.5)
     assert consume_all(gw.kafka, hub_name, "read_committed", idle=1) == []
     assert [v for _, _, v in consume_all(gw.kafka, hub_name, "read_uncommitted", idle=1)] == [b"orphan"]
+
+
+def transform_some(bootstrap, source, sink, group, txn_id, limit, commit_every=10, leave_open=False):
+    """One run of a consume-transform-produce loop (read_committed consumer in `group`, a
+    transactional producer, offsets sent to the transaction) that stops after `limit` input
+    records or when the input is drained. Returns how many it moved and the producer; with
+    `leave_open` the last transaction (output and offsets) is left open, as a crash leaves it."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+        }
+    )
+    consumer.subscribe([source])
+    producer = txn_producer(bootstrap, txn_id)
+    moved, in_txn, idle_since = 0, 0, time.monotonic()
+    producer.begin_transaction()
+    try:
+        while moved < limit and time.monotonic() - idle_since < 5:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            idle_since = time.monotonic()
+            producer.produce(sink, value=b"out-" + msg.value(), partition=msg.partition())
+            moved += 1
+            in_txn += 1
+            if in_txn == commit_every:
+                producer.send_offsets_to_transaction(
+                    consumer.position(consumer.assignment()), consumer.consumer_group_metadata()
+                )
+                producer.commit_transaction(30)
+                producer.begin_transaction()
+                in_txn = 0
+        if in_txn:
+            producer.send_offsets_to_transaction(
+                consumer.position(consumer.assignment()), consumer.consumer_group_metadata()
+            )
+            if leave_open:
+                producer.flush(10)
+                return moved, producer
+            producer.commit_transaction(30)
+        else:
+            producer.abort_transaction(30)
+    finally:
+        consumer.close()
+    return moved, producer
+
+
+def test_kafka_transactions_consume_transform_produce_exactly_once(start_gateway, hub_name):
+    from kafka_group_support import GROUP_FLAGS
+
+    gw = start_gateway(*GROUP_FLAGS)
+    source, sink, group = hub_name + "-in", hub_name + "-out", hub_name + "-g"
+    create_topic(gw.kafka, source, partitions=2)
+    create_topic(gw.kafka, sink, partitions=2)
+    n = 200
+    plain = Producer({"bootstrap.servers": gw.kafka})
+    for i in range(n):
+        plain.produce(source, value=b"%d" % i, partition=i % 2)
+    assert plain.flush(20) == 0
+
+    # A first run moves 60 records in committed transactions, then its consumer goes away.
+    first, _ = transform_some(gw.kafka, source, sink, group, "eos-" + hub_name, limit=60)
+    assert first == 60
+    # A second run moves 25 more and crashes with the last 5 (output and offsets) in an open
+    # transaction; the gateway is killed with it.
+    second, zombie = transform_some(
+        gw.kafka, source, sink, group, "eos-" + hub_name, limit=25, leave_open=True
+    )
+    assert second == 25
+    gw.restart(crash=True)
+    # A third run fences the crashed one (its open transaction is aborted) and resumes from
+    # the committed offsets: the 5 records are moved again, once.
+    rest, _ = transform_some(gw.kafka, source, sink, group, "eos-" + hub_name, limit=n)
+    assert rest == n - 80
+    del zombie
+
+    out = consume_all(gw.kafka, sink, "read_committed", partitions=2)
+    values = sorted(v for _, _, v in out)
+    assert values == sorted(b"out-%d" % i for i in range(n)), "records lost or duplicated"
+    # The aborted copies are stored, and only read_uncommitted sees them.
+    assert len(consume_all(gw.kafka, sink, "read_uncommitted", partitions=2)) == n + 5
+    # The group's committed offsets are the end of the input.
+    consumer = Consumer({"bootstrap.servers": gw.kafka, "group.id": group})
+    try:
+        committed = consumer.committed([TopicPartition(source, p) for p in range(2)], timeout=10)
+    finally:
+        consumer.close()
+    assert [tp.offset for tp in committed] == [n // 2, n // 2]
+
+
+def test_kafka_transactions_aiokafka(gateway, hub_name):
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    async def scenario():
+        producer = AIOKafkaProducer(bootstrap_servers=gateway.kafka, transactional_id="aio-" + hub_name)
+        await producer.start()
+        try:
+            async with producer.transaction():
+                for i in range(3):
+                    await producer.send_and_wait(hub_name, b"keep-%d" % i, partition=0)
+            await producer.begin_transaction()
+            await producer.send_and_wait(hub_name, b"drop", partition=0)
+            await producer.abort_transaction()
+            async with producer.transaction():
+                await producer.send_and_wait(hub_name, b"keep-3", partition=0)
+        finally:
+            await producer.stop()
+
+        async def read(isolation):
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=gateway.kafka, isolation_level=isolation, auto_offset_reset="earliest"
+            )
+            await consumer.start()
+            try:
+                from aiokafka import TopicPartition as AioTP
+
+                tp = AioTP(hub_name, 0)
+                consumer.assign([tp])
+                await consumer.seek_to_beginning(tp)
+                out = []
+                while True:
+                    batch = await consumer.getmany(tp, timeout_ms=2000)
+                    if not batch:
+                        return out, await consumer.position(tp)
+                    out += [(m.offset, m.value) for m in batch[tp]]
+            finally:
+                await consumer.stop()
+
+        committed, position = await read("read_committed")
+        assert committed == [(0, b"keep-0"), (1, b"keep-1"), (2, b"keep-2"), (6, b"keep-3")]
+        assert position == 8  # past the last COMMIT marker
+        uncommitted, _ = await read("read_uncommitted")
+        assert [v for _, v in uncommitted] == [b"keep-0", b"keep-1", b"keep-2", b"drop", b"keep-3"]
+
+    asyncio.run(scenario())
