@@ -388,3 +388,36 @@ def test_kafka_transactions_aiokafka(gateway, hub_name):
         assert [v for _, v in uncommitted] == [b"keep-0", b"keep-1", b"keep-2", b"drop", b"keep-3"]
 
     asyncio.run(scenario())
+
+
+def test_kafka_transactions_admin_describe_list_and_producers(gateway, hub_name):
+    """kafka-python's admin client (what `python -m kafka.admin transactions` runs) shows a
+    stuck transaction: its state, partitions and the first offset it holds."""
+    from kafka import KafkaAdminClient
+    from kafka import TopicPartition as KpTP
+
+    create_topic(gateway.kafka, hub_name, partitions=2)
+    txn_id = "tx-" + hub_name
+    producer = committed_then_aborted_then_open(gateway.kafka, hub_name)
+    admin = KafkaAdminClient(bootstrap_servers=gateway.kafka)
+    try:
+        described = admin.describe_transactions([txn_id])[txn_id]
+        assert described.state.value == "Ongoing"
+        assert described.topic_partitions == {KpTP(hub_name, 0)}
+        assert described.transaction_timeout_ms == 60000
+        assert described.transaction_start_time_ms > 0
+        listed = admin.list_transactions(state_filters=["Ongoing"])
+        assert [(t.transactional_id, t.state.value) for t in listed[0]] == [(txn_id, "Ongoing")]
+        assert all(t.transactional_id != txn_id for t in admin.list_transactions(state_filters=["Empty"])[0])
+        state = admin.describe_producers([KpTP(hub_name, 0)])[KpTP(hub_name, 0)]
+        [active] = state.active_producers
+        assert active.producer_id == described.producer_id
+        assert active.current_transaction_start_offset == 8  # the open transaction's first offset
+        producer.commit_transaction(30)
+        assert admin.describe_transactions([txn_id])[txn_id].state.value == "CompleteCommit"
+        state = admin.describe_producers([KpTP(hub_name, 0)])[KpTP(hub_name, 0)]
+        assert state.active_producers[0].current_transaction_start_offset == -1
+        with pytest.raises(Exception, match="(?i)not.?found"):
+            admin.describe_transactions(["no-such-" + hub_name])
+    finally:
+        admin.close()

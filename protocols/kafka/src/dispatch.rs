@@ -362,6 +362,21 @@ impl Handler {
                 let response = crate::txn_offset_commit::handle(self, request, version).await;
                 encode(api, version, id, &response)
             }
+            ApiKey::DescribeTransactions => {
+                let request = decode!(kafka_protocol::messages::DescribeTransactionsRequest);
+                let response = crate::describe_transactions::handle(self, request);
+                encode(api, version, id, &response)
+            }
+            ApiKey::ListTransactions => {
+                let request = decode!(kafka_protocol::messages::ListTransactionsRequest);
+                let response = crate::list_transactions::handle(self, request, version);
+                encode(api, version, id, &response)
+            }
+            ApiKey::DescribeProducers => {
+                let request = decode!(kafka_protocol::messages::DescribeProducersRequest);
+                let response = crate::describe_producers::handle(self, request).await;
+                encode(api, version, id, &response)
+            }
             _ => Outcome::Close("API not served"),
         }
     }

@@ -27,7 +27,8 @@
 //! - `txn`: the transaction coordinator (one actor task per transactional id over a state
 //!   machine without I/O), served by `init_producer_id`, `add_partitions_to_txn`,
 //!   `add_offsets_to_txn`, `txn_offset_commit` and `end_txn`; markers, the last stable offset
-//!   and read-committed reads are storage's (`hubgate_storage::Transactions`).
+//!   and read-committed reads are storage's (`hubgate_storage::Transactions`). Operators see
+//!   them through `describe_transactions`, `list_transactions` and `describe_producers`.
 //! - `error`: storage errors mapped to Kafka error codes, once.
 //!
 //! # Data flow
@@ -53,7 +54,9 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_producers;
 mod describe_topic_partitions;
+mod describe_transactions;
 mod dispatch;
 mod end_txn;
 mod error;
@@ -67,6 +70,7 @@ mod join_group;
 mod leave_group;
 mod list_groups;
 mod list_offsets;
+mod list_transactions;
 mod lookup;
 mod metadata;
 mod offset_commit;

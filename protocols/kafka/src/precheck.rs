@@ -549,6 +549,35 @@ static LAYOUTS: &[Layout] = &[
         ],
     },
     Layout {
+        api: ApiKey::DescribeProducers,
+        min: 0,
+        max: 0,
+        flexible_from: 0,
+        body: &[
+            all(structs![all(STR), all(array!(I32))]), // topics: name, partition indexes
+        ],
+    },
+    Layout {
+        api: ApiKey::DescribeTransactions,
+        min: 0,
+        max: 0,
+        flexible_from: 0,
+        body: &[
+            all(array!(STR)), // transactional ids
+        ],
+    },
+    Layout {
+        api: ApiKey::ListTransactions,
+        min: 0,
+        max: 1,
+        flexible_from: 0,
+        body: &[
+            all(array!(STR)), // state filters
+            all(array!(I64)), // producer id filters
+            from(1, I64),     // duration filter
+        ],
+    },
+    Layout {
         api: ApiKey::OffsetForLeaderEpoch,
         min: 2,
         max: 4,
@@ -1009,6 +1038,9 @@ mod tests {
             AddOffsetsToTxn => AddOffsetsToTxnRequest,
             EndTxn => EndTxnRequest,
             TxnOffsetCommit => TxnOffsetCommitRequest,
+            DescribeProducers => DescribeProducersRequest,
+            DescribeTransactions => DescribeTransactionsRequest,
+            ListTransactions => ListTransactionsRequest,
             OffsetForLeaderEpoch => OffsetForLeaderEpochRequest,
             DescribeConfigs => DescribeConfigsRequest,
             AlterConfigs => AlterConfigsRequest,

@@ -58,13 +58,6 @@ fn is_preparing(status: TxnStatus) -> bool {
     )
 }
 
-fn is_complete(status: TxnStatus) -> bool {
-    matches!(
-        status,
-        TxnStatus::Empty | TxnStatus::CompleteCommit | TxnStatus::CompleteAbort
-    )
-}
-
 /// InitProducerId with a transactional id. `given` is the (producer id, epoch) a v3+ client
 /// presents to keep its id (KIP-360), `None` when it sends -1.
 pub(crate) fn init(
@@ -299,10 +292,17 @@ pub(crate) fn next_deadline(current: Option<&TxnRecord>) -> Option<i64> {
     }
 }
 
-/// Whether a record has no open transaction (for listings).
-pub(crate) fn is_idle(current: &TxnRecord) -> bool {
-    is_complete(current.status)
-}
+/// Every state name [`status_name`] gives.
+pub(crate) const STATUS_NAMES: &[&str] = &[
+    "Empty",
+    "Ongoing",
+    "PrepareCommit",
+    "PrepareAbort",
+    "CompleteCommit",
+    "CompleteAbort",
+    "Dead",
+    "PrepareEpochFence",
+];
 
 /// Kafka's state name, as DescribeTransactions and ListTransactions show it.
 pub(crate) fn status_name(status: TxnStatus) -> &'static str {
