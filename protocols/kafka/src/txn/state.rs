@@ -250,7 +250,7 @@ fn prepare(current: &TxnRecord, commit: bool, now: i64) -> TxnRecord {
 /// the abort decided.
 pub(crate) fn fence(current: &TxnRecord, now: i64) -> TxnRecord {
     TxnRecord {
-        producer_epoch: current.producer_epoch.saturating_add(1).min(i16::MAX),
+        producer_epoch: current.producer_epoch.saturating_add(1),
         last_epoch: -1,
         status: TxnStatus::PrepareAbort,
         updated_ms: now,
