@@ -421,3 +421,30 @@ def test_kafka_transactions_admin_describe_list_and_producers(gateway, hub_name)
             admin.describe_transactions(["no-such-" + hub_name])
     finally:
         admin.close()
+
+
+def test_kafka_transactions_pending_offsets_are_unstable_until_commit(gateway, hub_name):
+    create_topic(gateway.kafka, hub_name)
+    group = hub_name + "-g"
+    tp = TopicPartition(hub_name, 0)
+    source = Consumer({"bootstrap.servers": gateway.kafka, "group.id": group})
+    producer = txn_producer(gateway.kafka, "tx-" + hub_name)
+    producer.begin_transaction()
+    producer.produce(hub_name, value=b"x", partition=0)
+    producer.send_offsets_to_transaction([TopicPartition(hub_name, 0, 5)], source.consumer_group_metadata())
+
+    def committed(isolation, timeout):
+        c = Consumer({"bootstrap.servers": gateway.kafka, "group.id": group, "isolation.level": isolation})
+        try:
+            return c.committed([tp], timeout=timeout)[0].offset
+        finally:
+            c.close()
+
+    # librdkafka asks with require_stable when reading committed and retries
+    # UNSTABLE_OFFSET_COMMIT until its timeout; read_uncommitted sees no offset yet.
+    with pytest.raises(KafkaException, match="Timed out"):
+        committed("read_committed", 3)
+    assert committed("read_uncommitted", 10) < 0
+    producer.commit_transaction(30)
+    assert committed("read_committed", 10) == 5
+    source.close()
