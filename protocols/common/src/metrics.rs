@@ -252,7 +252,14 @@ mod tests {
     #[test]
     fn transactions_are_counted_with_the_open_ones() {
         let m = Metrics::new();
-        for event in ["opened", "opened", "opened", "committed", "aborted", "timed_out"] {
+        for event in [
+            "opened",
+            "opened",
+            "opened",
+            "committed",
+            "aborted",
+            "timed_out",
+        ] {
             m.transaction(event);
         }
         assert_eq!(m.transactions("opened"), 3);
@@ -260,7 +267,9 @@ mod tests {
         m.render(&mut text);
         assert!(text.contains("hubgate_transactions_total{event=\"committed\"} 1\n"));
         assert!(text.contains("hubgate_transactions_total{event=\"timed_out\"} 1\n"));
-        assert!(text.contains("# TYPE hubgate_transactions_open gauge\nhubgate_transactions_open 1\n"));
+        assert!(
+            text.contains("# TYPE hubgate_transactions_open gauge\nhubgate_transactions_open 1\n")
+        );
     }
 
     #[test]
