@@ -6,7 +6,7 @@
 //! ([`hubgate_storage::Transactions::put_txn`]) before it is answered.
 //!
 //! Ending a transaction is synchronous: the actor stores PrepareCommit/PrepareAbort, writes a
-//! marker into every partition of the transaction (each durable), applies or drops the
+//! marker into every partition of the transaction (concurrently, each durable), applies or drops the
 //! pending group offsets, stores CompleteCommit/CompleteAbort and only then answers EndTxn.
 //! Requests that arrive meanwhile wait in the actor's queue, so they see the completed state.
 //! A transaction whose markers could not all be written stays in Prepare* and is retried.
@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
+use futures_util::future::join_all;
 use hubgate_protocol::metrics;
 use hubgate_storage::{
     CommittedOffset, MarkerKind, PartitionId, PendingOffset, SharedStorage, TxnMarker, TxnRecord,
@@ -312,8 +313,15 @@ impl Inner {
             },
             coordinator_epoch: COORDINATOR_EPOCH,
         };
-        for partition in &prepared.partitions {
-            match self.storage.write_marker(partition, marker).await {
+        // Every partition's marker at once, so one group-commit sync covers them all.
+        let writes = prepared.partitions.iter().map(|partition| async move {
+            (
+                partition,
+                self.storage.write_marker(partition, marker).await,
+            )
+        });
+        for (partition, written) in join_all(writes).await {
+            match written {
                 Ok(_) => {}
                 // A deleted hub has nothing left to mark.
                 Err(
