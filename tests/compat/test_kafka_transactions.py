@@ -189,7 +189,7 @@ def test_kafka_transactions_event_hubs_sdk_reads_committed(gateway, hub_name):
 def test_kafka_transactions_kill9_after_commit_and_mid_transaction(start_gateway, hub_name):
     gw = start_gateway()
     create_topic(gw.kafka, hub_name, partitions=2)
-    producer = txn_producer(gw.kafka, "tx-" + hub_name)
+    producer = txn_producer(gw.kafka, "tx-" + hub_name, **{"transaction.timeout.ms": 4000})
     producer.begin_transaction()
     for i in range(10):
         producer.produce(hub_name, value=b"done-%d" % i, partition=i % 2)
@@ -204,7 +204,13 @@ def test_kafka_transactions_kill9_after_commit_and_mid_transaction(start_gateway
     assert sorted(v for _, _, v in committed) == sorted(b"done-%d" % i for i in range(10))
     # The open transaction still holds the LSO after the restart...
     assert watermarks(gw.kafka, hub_name, 0, "read_committed")[1] == 6
-    # ...and a new producer with the same id aborts it at once.
+    # ...until its timeout, which the restarted coordinator still runs: it is aborted and
+    # the LSO moves past its ABORT marker.
+    deadline = time.monotonic() + 20
+    while watermarks(gw.kafka, hub_name, 0, "read_committed")[1] != 9:
+        assert time.monotonic() < deadline, "the open transaction was not aborted after the restart"
+        time.sleep(0.5)
+    # A new producer with the same id goes on with the next epoch.
     again = txn_producer(gw.kafka, "tx-" + hub_name)
     again.begin_transaction()
     again.produce(hub_name, value=b"after", partition=0)
@@ -213,6 +219,7 @@ def test_kafka_transactions_kill9_after_commit_and_mid_transaction(start_gateway
     assert sorted(v for _, _, v in committed) == sorted([b"done-%d" % i for i in range(10)] + [b"after"])
     uncommitted = consume_all(gw.kafka, hub_name, "read_uncommitted", partitions=2)
     assert len(uncommitted) == 15
+    assert watermarks(gw.kafka, hub_name, 0, "read_committed") == (0, 11)
 
 
 def test_kafka_transactions_timeout_aborts_a_killed_producers_transaction(start_gateway, hub_name):
