@@ -36,6 +36,8 @@ pub(crate) enum ServeError {
         protocol: &'static str,
         source: TlsError,
     },
+    #[error("loading the TLS files failed: {0}")]
+    TlsTask(tokio::task::JoinError),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
     #[error("final flush failed: {0}")]
@@ -199,7 +201,7 @@ async fn load_tls(files: &TlsFiles) -> Result<Tls, ServeError> {
     let (cert, key) = (files.cert.clone(), files.key.clone());
     let loaded = tokio::task::spawn_blocking(move || ReloadableCert::load(&cert, &key))
         .await
-        .map_err(|e| ServeError::Signals(std::io::Error::other(e)))?
+        .map_err(ServeError::TlsTask)?
         .map_err(|source| ServeError::Tls {
             protocol: "every listener",
             source,

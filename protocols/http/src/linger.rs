@@ -1,17 +1,20 @@
 //! Reading what is left of a request body before an early error response goes out.
 //!
 //! A handler that refuses a request before reading its body (a `401` for a missing token, a
-//! `421`, a `503`) drops the body unread. On HTTP/2 hyper then ends the stream with
-//! `RST_STREAM` while the client is still uploading, and a client that gets the reset before it
-//! has processed the response (curl reports `(92) Stream error in the HTTP/2 framing layer`)
-//! never sees the status; on HTTP/1.1 the connection is closed with unread bytes in the socket,
-//! which makes the kernel send a TCP reset that can destroy the response the same way. Both are
-//! races, so the failure shows on some requests only.
+//! `421`, a `503`) drops the body unread. On HTTP/2, h2 then sends the whole response and ends
+//! the stream with `RST_STREAM(NO_ERROR)`, as RFC 9113 §8.1 allows, while the client is still
+//! uploading. A client whose next upload write meets the closed stream may fail the whole
+//! transfer and drop the response it already has: curl 7.88 logs `stream 1 closed` and exits
+//! with `(92) Stream error in the HTTP/2 framing layer`. Whether the upload was finished when
+//! the reset arrived is a race, so about half of the early 401s were lost this way. On HTTP/1.1
+//! hyper closes the connection with the upload unfinished, and a client still writing fails the
+//! same way (curl: `(55) Send failure: Broken pipe`).
 //!
 //! [`finish_body`] therefore hands the handler a body it can read as usual, and after the
 //! handler has answered it reads and discards whatever the handler left — at most
-//! [`DRAIN_FACTOR`] times the body limit, within the request timeout — before the response is
-//! sent. The exchange then ends the normal way: the client's upload completes, the stream closes
+//! [`DRAIN_FACTOR`] times the body limit and for at most [`DRAIN_TIME`] (or the request timeout
+//! when shorter) — before the response is sent. Nothing read is kept, so memory does not grow
+//! with the body. The exchange then ends the normal way: the client's upload completes, the stream closes
 //! cleanly, the client reads the status. Not drained: requests that sent
 //! `Expect: 100-continue` (the client waits for the answer and sends nothing when it is an
 //! error), `408` answers (the client is already too slow), and bodies longer than the budget
@@ -20,6 +23,7 @@
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
@@ -31,7 +35,10 @@ use http_body::Frame;
 use crate::state::AppState;
 
 /// How many times the body limit is read at most after an early answer.
-pub(crate) const DRAIN_FACTOR: usize = 2;
+pub(crate) const DRAIN_FACTOR: usize = 64;
+
+/// Longest time spent reading what an early answer left of a body.
+pub(crate) const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// The request body, shared by the handler (which reads it) and [`finish_body`] (which reads
 /// what the handler left).
@@ -122,7 +129,8 @@ pub(crate) async fn finish_body(
         return response;
     }
     let budget = state.config.max_body_bytes.saturating_mul(DRAIN_FACTOR);
-    match tokio::time::timeout(state.config.request_timeout, held.drain(budget)).await {
+    let time = DRAIN_TIME.min(state.config.request_timeout);
+    match tokio::time::timeout(time, held.drain(budget)).await {
         Ok(true) => {}
         Ok(false) => tracing::debug!(budget, "unread request body too long to drain"),
         Err(_) => tracing::debug!("unread request body not drained within the timeout"),
