@@ -133,13 +133,11 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         ));
     }
     let signals = Signals::install().map_err(ServeError::Signals)?;
-    if let Some((cert, _)) = tls {
-        tasks.spawn(reload_on_hangup(
-            Arc::clone(cert),
-            signals.hangup,
-            shutdown.child_token(),
-        ));
-    }
+    tasks.spawn(reload_on_hangup(
+        tls.map(|(cert, _)| Arc::clone(cert)),
+        signals.hangup,
+        shutdown.child_token(),
+    ));
     tasks.close();
     let signals = signals.stop;
     tracing::info!(
@@ -211,9 +209,9 @@ async fn load_tls(files: &TlsFiles) -> Result<Tls, ServeError> {
 
 /// On each SIGHUP, reads the certificate and key files again; new TLS handshakes on every
 /// listener use them, established connections keep theirs. Files that fail to load leave the
-/// certificate in use and are logged.
+/// certificate in use and are logged. Without TLS the signal is logged and ignored.
 async fn reload_on_hangup(
-    cert: Arc<ReloadableCert>,
+    cert: Option<Arc<ReloadableCert>>,
     mut hangup: tokio::signal::unix::Signal,
     shutdown: CancellationToken,
 ) {
@@ -222,7 +220,11 @@ async fn reload_on_hangup(
             () = shutdown.cancelled() => return,
             received = hangup.recv() => if received.is_none() { return },
         }
-        let reloading = Arc::clone(&cert);
+        let Some(cert) = &cert else {
+            tracing::info!("SIGHUP: no TLS certificate is configured; nothing to reload");
+            continue;
+        };
+        let reloading = Arc::clone(cert);
         match tokio::task::spawn_blocking(move || reloading.reload()).await {
             Ok(Ok(())) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
             Ok(Err(error)) => tracing::error!(

@@ -157,7 +157,14 @@ def test_metrics_public(tmp_path):
         response = conn.getresponse()
         assert response.status == 200 and b"hubgate_" in response.read()
         conn.request("POST", "/h/messages", body=b"x")
-        assert conn.getresponse().status == 401, "only the metrics are public"
+        refused = conn.getresponse()
+        refused.read()
+        assert refused.status == 401, "only the metrics are public"
+        # Without TLS, SIGHUP has nothing to reload and must not stop the gateway.
+        gw.proc.send_signal(signal.SIGHUP)
+        gw.wait_for_log("nothing to reload")
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200 and gw.proc.poll() is None
     finally:
         gw.kill()
 
