@@ -231,6 +231,7 @@ def test_sighup_reloads_the_certificate(tmp_path):
         assert keep_alive.getresponse().read()
         kafka = context.wrap_socket(socket.create_connection(("127.0.0.1", gw.port("kafka")), timeout=10), server_hostname="localhost")
         assert kafka_api_versions(kafka, 1) == 1
+        amqp = context.wrap_socket(socket.create_connection(("127.0.0.1", gw.port("amqp")), timeout=10), server_hostname="localhost")
 
         # Broken files: the error is logged and the old certificate stays.
         saved = setup.server_cert.read_bytes()
@@ -252,6 +253,11 @@ def test_sighup_reloads_the_certificate(tmp_path):
         assert keep_alive.getresponse().status == 200, "the open HTTPS connection broke"
         assert kafka_api_versions(kafka, 2) == 2, "the open Kafka connection broke"
         kafka.close()
+        # The AMQP TLS connection made before the reload speaks AMQP after it: the SASL
+        # protocol header is answered with the same header.
+        amqp.sendall(b"AMQP\x03\x01\x00\x00")
+        assert recv_exact(amqp, 8) == b"AMQP\x03\x01\x00\x00", "the open AMQP connection broke"
+        amqp.close()
         assert gw.proc.poll() is None
     finally:
         gw.kill()
