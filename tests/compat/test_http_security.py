@@ -351,3 +351,5 @@ def test_zz_no_key_in_the_log_of_the_whole_run(secure):
     log = gw.full_log()
     assert "request refused" in log, "the debug log of refused requests is part of the check"
     assert_no_secret_in_log(log, [*setup.keys(), "wh-" + "s" * 24])
+    # Nor any SAS token: every one sent above has a `sig=` field.
+    assert "sig=" not in log and "SharedAccessSignature" not in log
