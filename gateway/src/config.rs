@@ -5,6 +5,11 @@
 //! durability = "strict"          # or "relaxed"
 //! kafka_listen = "127.0.0.1:9092"
 //! amqp_listen = "off"
+//! tls_cert = "/etc/hubgate/server.pem"   # with tls_key: every listener speaks TLS
+//! tls_key = "/etc/hubgate/server-key.pem"
+//! tls_client_ca = "/etc/hubgate/ca.pem"  # optional: require client certificates
+//! metrics_public = false         # true: GET /metrics needs no token
+//! http_allowed_hosts = ["gw.internal"]   # Host names a loopback HTTP listener answers
 //!
 //! [hubs.orders]
 //! partitions = 8
