@@ -148,9 +148,13 @@ def test_metrics_need_listen_or_manage(secure):
     assert curl(setup, port, "/readyz")[:2] == (0, 200)
 
 
-def test_metrics_public(tmp_path):
+def test_metrics_public_and_allowed_hosts(tmp_path):
     setup = SecureSetup(tmp_path / "setup", tls=False)
-    gw = Gateway(tmp_path / "data", [*setup.args(), "--metrics-public", "--kafka-listen", "off", "--amqp-listen", "off"]).start()
+    gw = Gateway(
+        tmp_path / "data",
+        [*setup.args(), "--metrics-public", "--kafka-listen", "off", "--amqp-listen", "off"],
+        env={"HUBGATE_HTTP_ALLOWED_HOSTS": "gw.internal,proxy.internal"},
+    ).start()
     try:
         conn = http.client.HTTPConnection("127.0.0.1", gw.port("http"), timeout=10)
         conn.request("GET", "/metrics")
@@ -160,6 +164,12 @@ def test_metrics_public(tmp_path):
         refused = conn.getresponse()
         refused.read()
         assert refused.status == 401, "only the metrics are public"
+        # Host names given in HUBGATE_HTTP_ALLOWED_HOSTS pass the loopback Host check.
+        for host, expected in (("gw.internal:80", 200), ("Proxy.Internal", 200), ("other.internal", 421)):
+            conn.request("GET", "/healthz", headers={"Host": host})
+            answer = conn.getresponse()
+            answer.read()
+            assert answer.status == expected, host
         # Without TLS, SIGHUP has nothing to reload and must not stop the gateway.
         gw.proc.send_signal(signal.SIGHUP)
         gw.wait_for_log("nothing to reload")
