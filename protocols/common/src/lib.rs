@@ -7,7 +7,8 @@
 //!   handshake with a timeout, one tracing span per connection, and graceful shutdown with a
 //!   drain deadline. Front ends supply only a per-connection handler.
 //! - [`tls`]: loads a PEM certificate chain and private key into a rustls `ServerConfig` (ring
-//!   provider, optional ALPN) and wraps it in a [`TlsAcceptor`].
+//!   provider, optional ALPN, optional client-certificate CA) through a [`ReloadableCert`] that
+//!   SIGHUP can swap, and wraps it in a [`TlsAcceptor`].
 //! - [`limits`]: checks for lengths and counts the peer controls, and the gateway-wide defaults.
 //! - [`hubs`]: hub lookup with auto-creation ([`hub_or_create`]), the same on every protocol.
 //! - [`partition_key`]: the Event Hubs partition-key hash (Jenkins lookup3 `hashlittle2`) and the
@@ -16,6 +17,8 @@
 //!   that every front end reports into and `GET /metrics` renders.
 //! - [`sas`]: Shared Access Signature tokens and the one [`SasPolicies`] set that guards every
 //!   protocol: parsing, signature and expiry checks, hub and right scoping, typed errors.
+//!   Every front end calls the same API; a verified TLS client certificate maps to a policy
+//!   through [`Connection::client_cert_subject`] and [`SasPolicies::authenticate_cert`].
 //! - [`connection_string`]: Event Hubs connection strings (`SharedAccessKeyName`/`SharedAccessKey`,
 //!   `SharedAccessSignature`, `EntityPath`), parsed in one place for every front end.
 //! - [`secret`]: [`Secret`], a key that never shows in logs.
@@ -56,7 +59,9 @@ pub use listener::{Connection, Listener, ListenerConfig, Stream, serve};
 pub use partition_key::{RoundRobin, partition_for_hash, partition_for_key, partition_hash};
 pub use sas::{Grant, Right, Rights, SasError, SasPolicies, SasPolicy};
 pub use secret::Secret;
-pub use tls::{TlsError, acceptor, load_server_config};
+pub use tls::{
+    ReloadableCert, TlsError, acceptor, certificate_subject, load_server_config, server_config,
+};
 
 /// Re-exported so front ends and the gateway name the same token type as [`serve`].
 pub use tokio_util::sync::CancellationToken;

@@ -18,7 +18,12 @@
 //!   under the default durability means the records are on disk.
 //! - `sas.rs`: reads the `Authorization` header and maps the shared
 //!   [`hubgate_protocol::sas`] verdict to `401` (bad token) or `403` (wrong hub or right), on
-//!   every REST route when policies are configured.
+//!   every route but health when policies are configured.
+//! - `peer.rs`: what the connection tells each request (loopback listener, client-certificate
+//!   grant); `host.rs`: `421` for a foreign `Host` on a loopback listener (DNS rebinding);
+//!   `linger.rs`: reads what an early error left of the request body, so HTTP/2 and HTTP/1.1
+//!   clients see the status instead of a reset; `credentials.rs`: request headers that carry
+//!   credentials, never stored on records.
 //! - `error.rs`: [`ApiError`], mapped once to a status and a `{"code", "message"}` body.
 //!
 //! How each request becomes records is documented in `docs/HTTP.md`.
@@ -29,9 +34,13 @@ mod admin;
 mod body;
 mod cloudevents;
 mod config;
+mod credentials;
 mod error;
 mod health;
+mod host;
 mod ingest;
+mod linger;
+mod peer;
 mod read;
 mod routes;
 mod sas;

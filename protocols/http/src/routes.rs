@@ -13,12 +13,15 @@ use tracing::Instrument;
 
 use crate::config::HttpConfig;
 use crate::error::ApiError;
+use crate::host::check_host;
+use crate::linger::finish_body;
 use crate::state::AppState;
 use crate::{admin, cloudevents, health, read, send, webhook};
 
 /// The HTTP application: every route, with the body cap, request timeout and concurrency
 /// limit of `config` applied (health and metrics routes skip the concurrency limit and the
-/// timeout so probes answer under load).
+/// timeout so probes answer under load). Around every route: the `Host` check on loopback
+/// listeners, then the reading of whatever an early answer left of the request body.
 ///
 /// [`serve`](crate::serve) runs it on the shared accept loop; tests call it with
 /// `tower::ServiceExt::oneshot`.
@@ -47,6 +50,8 @@ pub fn router(storage: SharedStorage, config: HttpConfig) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .merge(limited)
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
+        .layer(middleware::from_fn_with_state(state.clone(), finish_body))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
