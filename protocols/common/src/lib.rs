@@ -6,6 +6,8 @@
 //! - [`listener`]: the one accept loop every front end runs: connection cap, `TCP_NODELAY`, TLS
 //!   handshake with a timeout, one tracing span per connection, and graceful shutdown with a
 //!   drain deadline. Front ends supply only a per-connection handler.
+//! - [`http`]: [`http::serve_router`], an axum router on that accept loop (hyper-util
+//!   HTTP/1.1 + HTTP/2), shared by the HTTPS and Blob front ends.
 //! - [`tls`]: loads a PEM certificate chain and private key into a rustls `ServerConfig` (ring
 //!   provider, optional ALPN) and wraps it in a [`TlsAcceptor`].
 //! - [`limits`]: checks for lengths and counts the peer controls, and the gateway-wide defaults.
@@ -37,6 +39,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod http;
 pub mod hubs;
 pub mod limits;
 pub mod listener;
