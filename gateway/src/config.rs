@@ -121,9 +121,8 @@ fn storage_accounts(
                 "storage account `{name}` has an empty key"
             )));
         }
-        accounts.push(
-            hubgate_blob::StorageAccount::new(&name, &keys).map_err(ConfigError::Invalid)?,
-        );
+        accounts
+            .push(hubgate_blob::StorageAccount::new(&name, &keys).map_err(ConfigError::Invalid)?);
     }
     if open && !accounts.iter().any(|a| a.name == hubgate_blob::DEV_ACCOUNT) {
         accounts.push(hubgate_blob::StorageAccount::development());
@@ -644,17 +643,28 @@ mod tests {
         let s = Settings::resolve(ServeArgs::default()).unwrap();
         assert_eq!(s.blob, Listen::On("127.0.0.1:10000".parse().unwrap()));
         let names: Vec<_> = s.blob_accounts.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, [hubgate_blob::DEV_ACCOUNT], "open mode serves the dev account");
+        assert_eq!(
+            names,
+            [hubgate_blob::DEV_ACCOUNT],
+            "open mode serves the dev account"
+        );
         let s = resolve_file(
             "blob_listen = \"off\"\n[storage_accounts.prod1]\nkey = \"a2V5\"\nsecondary_key = \"b3RoZXI=\"\n[policies.p]\nkey = \"k\"\nrights = [\"send\"]",
         )
         .unwrap();
         assert_eq!(s.blob, Listen::Off);
-        assert_eq!(s.blob_accounts.len(), 1, "no dev account once policies are configured");
+        assert_eq!(
+            s.blob_accounts.len(),
+            1,
+            "no dev account once policies are configured"
+        );
         assert_eq!(s.blob_accounts[0].keys.len(), 2);
         assert!(!format!("{:?}", s.blob_accounts).contains("a2V5"));
         assert_refused(&[
-            ("[storage_accounts.prod1]\nkey = \"not base64!\"", "not base64"),
+            (
+                "[storage_accounts.prod1]\nkey = \"not base64!\"",
+                "not base64",
+            ),
             ("[storage_accounts.Bad]\nkey = \"a2V5\"", "lower-case"),
             ("[storage_accounts.prod1]\nkey = \"\"", "empty key"),
             ("blob_listen = \"0.0.0.0:10000\"", "blob listener"),
