@@ -353,3 +353,22 @@ def test_with_access_policies_unsigned_and_dev_key_requests_are_refused(start_ga
     service.create_container(name)
     assert service.get_container_client(name).get_container_properties().name == name
     assert "secret" not in gw.full_log() and key not in gw.full_log()
+
+
+def test_checkpoint_groups_are_kafka_groups_to_the_admin_api(start_gateway, hub_name):
+    """A group that only ever checkpointed through Blob is listed and described by Kafka's
+    admin API, with its committed offsets."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    from confluent_kafka.admin import AdminClient
+
+    gw = start_gateway()
+    create_hub(gw, hub_name, 2)
+    container = blob_service(gw).create_container(container_name())
+    name = f"{gw.amqp}/{hub_name}/$default/checkpoint/1".lower()
+    container.upload_blob(name, b"", metadata={"offset": "6", "sequencenumber": "6"})
+    admin = AdminClient({"bootstrap.servers": gw.kafka})
+    groups = admin.list_consumer_groups(request_timeout=10).result()
+    assert "$Default" in [g.group_id for g in groups.valid]
+    request = [ConsumerGroupTopicPartitions("$Default", [TopicPartition(hub_name, 1)])]
+    offsets = admin.list_consumer_group_offsets(request)["$Default"].result()
+    assert [(tp.partition, tp.offset) for tp in offsets.topic_partitions] == [(1, 7)]
