@@ -73,7 +73,7 @@ pub struct BlobConfig {
     pub accounts: Vec<StorageAccount>,
     /// Refuse requests without a signature (set when access policies are configured).
     pub require_signature: bool,
-    /// How long a client has to send a request's headers.
+    /// How long a client has to send a request's headers, and then its body.
     pub header_timeout: Duration,
     /// Largest Put Blob body stored (checkpoint-store blobs are empty); larger gets `413`.
     pub max_blob_bytes: usize,

@@ -59,6 +59,9 @@ pub enum BlobError {
     /// `413 RequestBodyTooLarge`.
     #[error("The request body is too large and exceeds the maximum permissible limit ({0} bytes).")]
     RequestBodyTooLarge(usize),
+    /// `408 OperationTimedOut`: the body did not arrive within the request timeout.
+    #[error("The request body was not received within {0:?}.")]
+    Timeout(std::time::Duration),
     /// `405 UnsupportedHttpVerb`.
     #[error("The resource doesn't support the specified HTTP verb {0}.")]
     UnsupportedHttpVerb(String),
@@ -92,6 +95,7 @@ impl BlobError {
             Self::InvalidBlobType => (S::BAD_REQUEST, "InvalidBlobType"),
             Self::RequestBodyTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "RequestBodyTooLarge"),
             Self::UnsupportedHttpVerb(_) => (S::METHOD_NOT_ALLOWED, "UnsupportedHttpVerb"),
+            Self::Timeout(_) => (S::REQUEST_TIMEOUT, "OperationTimedOut"),
             Self::FeatureNotSupported(_) => (S::NOT_IMPLEMENTED, "FeatureNotSupported"),
             Self::Storage(StorageError::ObjectTooLarge { .. }) => {
                 (S::BAD_REQUEST, "InvalidResourceName")

@@ -88,7 +88,10 @@ async fn dispatch(ctx: &Ctx, request: Request) -> Result<Response, BlobError> {
         &req.account,
         SystemTime::now(),
     )?;
-    let body = read_body(body, ctx.config.max_blob_bytes).await?;
+    let timeout = ctx.config.header_timeout;
+    let body = tokio::time::timeout(timeout, read_body(body, ctx.config.max_blob_bytes))
+        .await
+        .map_err(|_| BlobError::Timeout(timeout))??;
     let restype = req.param("restype");
     let comp = req.param("comp");
     let m = &req.method;

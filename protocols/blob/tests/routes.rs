@@ -571,3 +571,22 @@ async fn with_a_signature_required_unsigned_requests_are_refused() {
 fn httpdate_now() -> String {
     httpdate::fmt_http_date(std::time::SystemTime::now())
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_arrives_times_out() {
+    let app = App::new(BlobConfig {
+        header_timeout: std::time::Duration::from_secs(2),
+        ..BlobConfig::default()
+    });
+    app.container("ckpt").await;
+    let stalled = futures_util::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+    let request = Request::builder()
+        .method("PUT")
+        .uri("/devstoreaccount1/ckpt/b")
+        .header("x-ms-blob-type", "BlockBlob")
+        .body(Body::from_stream(stalled))
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(response.headers()["x-ms-error-code"], "OperationTimedOut");
+}
