@@ -372,3 +372,23 @@ def test_checkpoint_groups_are_kafka_groups_to_the_admin_api(start_gateway, hub_
     request = [ConsumerGroupTopicPartitions("$Default", [TopicPartition(hub_name, 1)])]
     offsets = admin.list_consumer_group_offsets(request)["$Default"].result()
     assert [(tp.partition, tp.offset) for tp in offsets.topic_partitions] == [(1, 7)]
+
+
+def test_blob_over_tls(start_gateway, tmp_path):
+    """With --tls-cert/--tls-key the Blob listener speaks HTTPS like every other listener."""
+    from test_amqp_tls import self_signed
+
+    cert, key = self_signed(tmp_path)
+    gw = start_gateway("--tls-cert", str(cert), "--tls-key", str(key))
+    from blob_support import DEV_KEY
+
+    service = BlobServiceClient(
+        account_url=f"https://{gw.addrs['blob']}/devstoreaccount1",
+        credential={"account_name": "devstoreaccount1", "account_key": DEV_KEY},
+        connection_verify=str(cert),
+    )
+    container = service.create_container(container_name())
+    etag = container.upload_blob("x", b"", metadata={"ownerid": "a"}).get_blob_properties().etag
+    assert container.get_blob_client("x").get_blob_properties().etag == etag
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"http://{gw.addrs['blob']}/devstoreaccount1/x?restype=container", timeout=5)
