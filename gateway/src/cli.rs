@@ -135,6 +135,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HUBGATE_HTTP_MAX_CONCURRENT_REQUESTS", value_name = "N")]
     pub(crate) http_max_concurrent_requests: Option<usize>,
 
+    /// Azure Blob (Event Hubs checkpoint store) listener address, or `off`
+    /// [default: 127.0.0.1:10000].
+    #[arg(long, env = "HUBGATE_BLOB_LISTEN", value_name = "ADDR")]
+    pub(crate) blob_listen: Option<String>,
+
     /// PEM certificate chain: serves every listener over TLS (Kafka SSL, AMQPS, HTTPS).
     #[arg(
         long,

@@ -26,6 +26,10 @@
 //! rights = ["manage"]            # send, listen, manage
 //! hubs = ["orders"]              # optional: only these hubs
 //! cert_subject = "CN=client-a"   # optional: a TLS client certificate that acts as this policy
+//!
+//! [storage_accounts.myaccount]   # Blob front end (checkpoint stores); base64 keys
+//! key = "…"
+//! secondary_key = "…"            # optional
 //! ```
 //!
 //! `[http_policies.NAME]`, the earlier name of `[policies.NAME]`, is still read (with a
@@ -79,6 +83,7 @@ pub(crate) struct FileConfig {
     kafka_group_max_session_timeout_ms: Option<u64>,
     kafka_offsets_retention_ms: Option<u64>,
     http_listen: Option<String>,
+    blob_listen: Option<String>,
     default_partitions: Option<u32>,
     auto_create: Option<bool>,
     retention_interval_secs: Option<u64>,
@@ -97,6 +102,42 @@ pub(crate) struct FileConfig {
     policies: BTreeMap<String, PolicySpec>,
     /// Deprecated name of `policies`.
     http_policies: BTreeMap<String, PolicySpec>,
+    storage_accounts: BTreeMap<String, StorageAccountSpec>,
+}
+
+/// A storage account of the Blob front end: `[storage_accounts.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct StorageAccountSpec {
+    /// Base64 account key.
+    key: String,
+    /// An optional second key (key rotation); either signs.
+    secondary_key: Option<String>,
+}
+
+/// The Blob front end's accounts: the configured ones, plus the development account
+/// (`devstoreaccount1` and its published key) when no access policy is configured and it is
+/// not configured itself.
+fn storage_accounts(
+    specs: BTreeMap<String, StorageAccountSpec>,
+    open: bool,
+) -> Result<Vec<hubgate_blob::StorageAccount>, ConfigError> {
+    let mut accounts = Vec::with_capacity(specs.len() + 1);
+    for (name, spec) in specs {
+        let mut keys = vec![spec.key.as_str()];
+        keys.extend(spec.secondary_key.as_deref());
+        if keys.iter().any(|k| k.trim().is_empty()) {
+            return Err(ConfigError::Invalid(format!(
+                "storage account `{name}` has an empty key"
+            )));
+        }
+        accounts
+            .push(hubgate_blob::StorageAccount::new(&name, &keys).map_err(ConfigError::Invalid)?);
+    }
+    if open && !accounts.iter().any(|a| a.name == hubgate_blob::DEV_ACCOUNT) {
+        accounts.push(hubgate_blob::StorageAccount::development());
+    }
+    Ok(accounts)
 }
 
 /// An access policy: `[policies.NAME]`. The key comes from exactly one of `key`, `key_file`
@@ -363,6 +404,9 @@ pub(crate) struct Settings {
     pub(crate) amqp: Listen,
     pub(crate) amqp_max_message_bytes: u64,
     pub(crate) http: Listen,
+    pub(crate) blob: Listen,
+    /// The Blob front end's storage accounts.
+    pub(crate) blob_accounts: Vec<hubgate_blob::StorageAccount>,
     pub(crate) tls: Option<TlsFiles>,
     pub(crate) default_partitions: u32,
     pub(crate) auto_create: bool,
@@ -611,6 +655,7 @@ impl Settings {
         if let Some((host, _)) = &kafka_advertise {
             allowed_hosts.push(host.clone());
         }
+        let blob_accounts = storage_accounts(file.storage_accounts, policies.is_empty())?;
         let http_settings = HttpSettings {
             max_body_bytes,
             request_timeout: Duration::from_secs(request_timeout),
@@ -642,6 +687,12 @@ impl Settings {
                 args.http_listen.or(file.http_listen),
                 "127.0.0.1:8080",
             )?,
+            blob: listen(
+                "blob_listen",
+                args.blob_listen.or(file.blob_listen),
+                "127.0.0.1:10000",
+            )?,
+            blob_accounts,
             default_partitions,
             auto_create: !(args.no_auto_create || file.auto_create == Some(false)),
             retention_interval: Duration::from_secs(retention_interval),
@@ -669,6 +720,7 @@ fn check_exposure(settings: &Settings, insecure: bool) -> Result<(), ConfigError
         ("kafka", settings.kafka),
         ("amqp", settings.amqp),
         ("http", settings.http),
+        ("blob", settings.blob),
     ] {
         let Listen::On(addr) = listen else { continue };
         if addr.ip().is_loopback() {
@@ -713,6 +765,39 @@ mod tests {
             let error = resolve_file(text).unwrap_err().to_string();
             assert!(error.contains(expected), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn blob_listener_and_storage_accounts() {
+        let s = Settings::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(s.blob, Listen::On("127.0.0.1:10000".parse().unwrap()));
+        let names: Vec<_> = s.blob_accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [hubgate_blob::DEV_ACCOUNT],
+            "open mode serves the dev account"
+        );
+        let s = resolve_file(
+            "blob_listen = \"off\"\n[storage_accounts.prod1]\nkey = \"a2V5\"\nsecondary_key = \"b3RoZXI=\"\n[policies.p]\nkey = \"k\"\nrights = [\"send\"]",
+        )
+        .unwrap();
+        assert_eq!(s.blob, Listen::Off);
+        assert_eq!(
+            s.blob_accounts.len(),
+            1,
+            "no dev account once policies are configured"
+        );
+        assert_eq!(s.blob_accounts[0].keys.len(), 2);
+        assert!(!format!("{:?}", s.blob_accounts).contains("a2V5"));
+        assert_refused(&[
+            (
+                "[storage_accounts.prod1]\nkey = \"not base64!\"",
+                "not base64",
+            ),
+            ("[storage_accounts.Bad]\nkey = \"a2V5\"", "lower-case"),
+            ("[storage_accounts.prod1]\nkey = \"\"", "empty key"),
+            ("blob_listen = \"0.0.0.0:10000\"", "blob listener"),
+        ]);
     }
 
     #[test]

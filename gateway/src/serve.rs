@@ -134,6 +134,17 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             hubgate_http::serve(listener, storage.clone(), config, shutdown.child_token()),
         ));
     }
+    if let Some(listener) = bind("blob", settings.blob, tls, &[b"h2", b"http/1.1"]).await? {
+        let config = hubgate_blob::BlobConfig {
+            accounts: settings.blob_accounts.clone(),
+            require_signature: !settings.policies.is_empty(),
+            ..hubgate_blob::BlobConfig::default()
+        };
+        tasks.spawn(log_exit(
+            "blob",
+            hubgate_blob::serve(listener, storage.clone(), config, shutdown.child_token()),
+        ));
+    }
     let signals = Signals::install().map_err(ServeError::Signals)?;
     tasks.spawn(reload_on_hangup(
         tls.map(|(cert, _)| Arc::clone(cert)),

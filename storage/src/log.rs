@@ -217,9 +217,9 @@ pub trait GroupOffsets: Send + Sync + fmt::Debug + 'static {
 }
 
 /// Everything a front end needs from storage.
-pub trait Storage: Log + GroupOffsets {}
+pub trait Storage: Log + GroupOffsets + crate::Objects {}
 
-impl<T: Log + GroupOffsets> Storage for T {}
+impl<T: Log + GroupOffsets + crate::Objects> Storage for T {}
 
 /// The shared handle front ends hold.
 pub type SharedStorage = Arc<dyn Storage>;

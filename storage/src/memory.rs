@@ -19,6 +19,7 @@ use crate::record::Offset;
 #[derive(Debug, Default)]
 pub(crate) struct MemoryBackend {
     producer_ids: AtomicI64,
+    objects: crate::memory_objects::MemoryObjects,
 }
 
 #[derive(Debug, Default)]
@@ -132,6 +133,12 @@ impl PartitionStore for MemoryPartition {
         }
         meta.stored_bytes = meta.stored_bytes.saturating_sub(report.bytes);
         Ok(report)
+    }
+}
+
+impl MemoryBackend {
+    pub(crate) fn objects(&self) -> &crate::memory_objects::MemoryObjects {
+        &self.objects
     }
 }
 

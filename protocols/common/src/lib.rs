@@ -6,6 +6,8 @@
 //! - [`listener`]: the one accept loop every front end runs: connection cap, `TCP_NODELAY`, TLS
 //!   handshake with a timeout, one tracing span per connection, and graceful shutdown with a
 //!   drain deadline. Front ends supply only a per-connection handler.
+//! - [`http`]: [`http::serve_router`], an axum router on that accept loop (hyper-util
+//!   HTTP/1.1 + HTTP/2), shared by the HTTPS and Blob front ends.
 //! - [`tls`]: loads a PEM certificate chain and private key into a rustls `ServerConfig` (ring
 //!   provider, optional ALPN, optional client-certificate CA) through a [`ReloadableCert`] that
 //!   SIGHUP can swap, and wraps it in a [`TlsAcceptor`].
@@ -42,6 +44,7 @@
 
 pub mod connection_string;
 pub mod error;
+pub mod http;
 pub mod hubs;
 pub mod limits;
 pub mod listener;

@@ -3,9 +3,9 @@
 //!
 //! # Layout
 //!
-//! - [`serve`] (`server.rs`): runs the [`router`] on every connection the shared accept loop
-//!   (`hubgate_protocol::serve`) hands over, with hyper-util's HTTP/1.1 + HTTP/2 builder, so the
-//!   connection cap, TLS handshake and shutdown drain are the same as on the other protocols.
+//! - [`serve`] (`server.rs`): runs the [`router`] through `hubgate_protocol::http::serve_router`
+//!   (the shared accept loop and hyper-util's HTTP/1.1 + HTTP/2 builder), so the connection
+//!   cap, TLS handshake and shutdown drain are the same as on the other protocols.
 //! - `routes.rs`: the route table and the request limits (body cap, timeout, concurrency).
 //! - `send.rs`: `POST /{hub}/messages` and its partition and publisher forms, single events and
 //!   `application/vnd.microsoft.servicebus.json` batches.

@@ -10,6 +10,9 @@
 //!   - `TIME` + running max timestamp (order-preserving) → base offset;
 //!   - `PRODUCER` + producer id (i64 BE) → that idempotent producer's state in the partition.
 //!
+//! - the default tree holds [`Objects`](crate::Objects) under `OBJECT` + key → version (u64 BE)
+//!   + value.
+//!
 //! Every append writes one batch, its summary, the meta and maybe a time entry in a single
 //! atomic `sled::Batch` on the partition's tree.
 
@@ -25,6 +28,8 @@ pub(crate) const BATCH: u8 = 0x01;
 pub(crate) const SUMMARY: u8 = 0x02;
 pub(crate) const TIME: u8 = 0x03;
 pub(crate) const PRODUCER: u8 = 0x04;
+/// Prefix of every object key in the default tree.
+pub(crate) const OBJECT: u8 = 0x10;
 
 /// `PRODUCER` + producer id.
 pub(crate) fn producer_key(producer_id: i64) -> [u8; 9] {
