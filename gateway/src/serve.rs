@@ -43,6 +43,10 @@ pub(crate) enum ServeError {
 
 /// Runs the gateway until a shutdown signal, then drains and flushes.
 pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
+    let started_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let mut listeners = Vec::new();
     let url = settings.storage.url.to_string();
     let config = settings.storage.clone();
     let storage = tokio::task::spawn_blocking(move || hubgate_storage::open(&config))
@@ -71,6 +75,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
     // Each front end: bind its listener (TLS when configured), then spawn its `serve` with a
     // child token. Listeners are bound before "hubgate ready" so clients can connect at once.
     if let Some(listener) = bind("kafka", settings.kafka, settings.tls.as_ref(), &[]).await? {
+        listeners.push(describe("kafka", &listener));
         let (host, port) = match &settings.kafka_advertise {
             Some((host, port)) => (host.clone(), *port),
             None => {
@@ -94,6 +99,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         });
     }
     if let Some(listener) = bind("amqp", settings.amqp, settings.tls.as_ref(), &[]).await? {
+        listeners.push(describe("amqp", &listener));
         let config = hubgate_amqp::AmqpConfig {
             auto_create,
             max_message_bytes: settings.amqp_max_message_bytes,
@@ -114,6 +120,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
     )
     .await?
     {
+        listeners.push(describe("http", &listener));
         let http = &settings.http_settings;
         let config = hubgate_http::HttpConfig {
             auto_create,
@@ -122,6 +129,12 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             max_concurrent_requests: http.max_concurrent_requests,
             webhooks: http.webhooks.clone(),
             policies: Arc::clone(&settings.policies),
+            gateway: hubgate_http::GatewayInfo {
+                listeners,
+                storage_url: url.clone(),
+                durability: settings.storage.durability,
+                started_at_ms,
+            },
             ..hubgate_http::HttpConfig::default()
         };
         tasks.spawn(log_exit(
@@ -171,6 +184,17 @@ fn local_or_unspecified(listen: Listen) -> SocketAddr {
     match listen {
         Listen::On(addr) => addr,
         Listen::Off => SocketAddr::from(([0, 0, 0, 0], 0)),
+    }
+}
+
+/// A bound listener as the admin overview shows it.
+fn describe(protocol: &'static str, listener: &Listener) -> hubgate_http::ListenerInfo {
+    hubgate_http::ListenerInfo {
+        protocol,
+        address: listener
+            .local_addr()
+            .map_or_else(|_| "unknown".to_owned(), |a| a.to_string()),
+        tls: listener.is_tls(),
     }
 }
 

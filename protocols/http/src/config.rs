@@ -28,6 +28,8 @@ pub struct HttpConfig {
     /// The gateway's access policies, guarding the REST routes here (not webhooks, health or
     /// metrics); empty leaves them open.
     pub policies: Arc<SasPolicies>,
+    /// Listeners, storage and start time, as `GET /admin/overview` shows them.
+    pub gateway: crate::gateway_info::GatewayInfo,
 }
 
 impl Default for HttpConfig {
@@ -40,6 +42,7 @@ impl Default for HttpConfig {
             max_concurrent_requests: 1024,
             webhooks: HashMap::new(),
             policies: Arc::default(),
+            gateway: crate::gateway_info::GatewayInfo::default(),
         }
     }
 }
