@@ -58,6 +58,7 @@ async function show() {
 }
 
 window.addEventListener('hubgate:unauthorized', () => {
+  if (document.getElementById('signin')) return; // the sign-in form shows its own error
   authRequired = true;
   signOut();
   clearInterval(timer);

@@ -23,10 +23,15 @@ function hex(bytes) {
   return lines.join('\n');
 }
 
+/** Text worth showing as text: no control characters besides tab and line breaks. */
+function printable(value) {
+  return value.text !== undefined && !/[\u0000-\u0008\u000e-\u001f\u007f]/.test(value.text);
+}
+
 function shown(value, mode) {
   if (!value) return '(null)';
   if (mode === 'hex') return hex(decode(value.base64));
-  if (value.text === undefined) return `(binary, ${value.size} bytes; choose hex)`;
+  if (!printable(value)) return `(binary, ${value.size} bytes; choose hex)`;
   if (mode === 'json') {
     try { return JSON.stringify(JSON.parse(value.text), null, 2); } catch (_) { return `(not JSON)\n${value.text}`; }
   }
@@ -35,12 +40,12 @@ function shown(value, mode) {
 
 function valueText(value) {
   if (!value) return '(null)';
-  return value.text !== undefined ? value.text : `0x${[...decode(value.base64)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  return printable(value) ? value.text : `0x${[...decode(value.base64)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
 function eventView(ev) {
   const pre = h('pre', { class: 'body', 'data-body': ev.offset });
-  let mode = ev.value && ev.value.text !== undefined && /^\s*[[{]/.test(ev.value.text) ? 'json' : 'text';
+  let mode = ev.value && printable(ev.value) && /^\s*[[{]/.test(ev.value.text) ? 'json' : ev.value && !printable(ev.value) ? 'hex' : 'text';
   const buttons = ['text', 'json', 'hex'].map((m) => h('button', {
     type: 'button', class: 'secondary', 'data-mode': m, 'aria-pressed': String(m === mode),
     onclick: () => { mode = m; update(); },
@@ -62,7 +67,7 @@ function eventView(ev) {
     props.length ? table(['AMQP property', 'Type', 'Value'], props.map(([k, v]) => [k, h('span', { class: 'tag type' }, v.type), String(v.value)]), { class: 'props' }) : null,
     headers.length ? table(['Header / application property', 'Type', 'Value'], headers.map((x) => [
       x.name,
-      x.amqp ? h('span', { class: 'tag type' }, x.amqp.type) : h('span', { class: 'tag' }, x.value && x.value.text !== undefined ? 'text' : 'bytes'),
+      x.amqp ? h('span', { class: 'tag type' }, x.amqp.type) : h('span', { class: 'tag' }, x.value && printable(x.value) ? 'text' : 'bytes'),
       x.amqp ? String(x.amqp.value) : valueText(x.value)]), { class: 'headers' }) : null,
     h('div', { class: 'row' }, h('span', { class: 'muted' }, 'Body:'), h('div', { class: 'tabs', role: 'group', 'aria-label': 'Body view' }, buttons)),
     pre);
