@@ -68,6 +68,8 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         settings.retention_interval,
         shutdown.child_token(),
     ));
+    // The Kafka coordinator publishes its live groups here; the HTTP admin API reads them.
+    let groups = hubgate_protocol::GroupDirectorySlot::default();
     let auto_create = AutoCreate {
         enabled: settings.auto_create,
         partitions: settings.default_partitions,
@@ -90,6 +92,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         let mut config = hubgate_kafka::KafkaConfig::new(host, port);
         config.auto_create = auto_create;
         config.groups = settings.kafka_groups.clone();
+        config.group_directory = groups.clone();
         let storage = storage.clone();
         let token = shutdown.child_token();
         tasks.spawn(async move {
@@ -135,6 +138,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
                 durability: settings.storage.durability,
                 started_at_ms,
             },
+            groups,
             ..hubgate_http::HttpConfig::default()
         };
         tasks.spawn(log_exit(

@@ -29,9 +29,6 @@ from conftest import ROOT, Gateway, run_node
 from kafka_support import confluent_consume
 from security_support import SecureSetup, assert_no_secret_in_log
 
-pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium (tests/compat/setup.sh installs it)")
-
-
 def node_result(result):
     """The JSON line a console script prints last."""
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -143,3 +140,49 @@ def test_console_sign_in_listen_looks_manage_changes(secured, hub_name):
     # The refused requests are the only console errors (Chromium logs every failed response).
     assert all("401" in e or "403" in e for e in found["consoleErrors"]), found["consoleErrors"]
     assert_no_secret_in_log(gw.full_log(), setup.keys())
+
+
+def test_console_live_kafka_group(group_gateway, hub_name):
+    """A subscribed confluent-kafka consumer: the Groups page shows it Stable with its member
+    and both assigned partitions, and refuses a reset while it is in the group; once it has
+    left, the reset goes through and a new member starts from the reset offsets."""
+    gw = group_gateway
+    assert requests.put(f"{gw.http}/admin/hubs/{hub_name}", json={"partitions": 2}, timeout=10).status_code == 201
+    producer = Producer({"bootstrap.servers": gw.kafka})
+    for i in range(6):
+        producer.produce(hub_name, value=f"g{i}".encode(), partition=i % 2)
+    assert producer.flush(20) == 0
+    group = f"{hub_name}-live"
+    config = {
+        "bootstrap.servers": gw.kafka, "group.id": group, "client.id": "console-test-client",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False, "session.timeout.ms": 6000,
+    }
+    consumer = Consumer(config)
+    consumer.subscribe([hub_name])
+    read = []
+    deadline = time.monotonic() + 30
+    while len(read) < 6 and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            read.append(message)
+    assert len(read) == 6
+    consumer.commit(asynchronous=False)
+    try:
+        found = node_result(run_node("console_groups.js", gw.http, group, hub_name, timeout=180))
+        assert found["state"] == "Stable" and found["lag"] == "0"
+        assert found["consoleErrors"] == [] or all("409" in e for e in found["consoleErrors"]), found["consoleErrors"]
+    finally:
+        consumer.close()
+    reset = requests.post(f"{gw.http}/admin/groups/{group}/offsets", json={"hub": hub_name, "to": "earliest"}, timeout=10)
+    assert reset.status_code == 200, reset.text
+    assert requests.get(f"{gw.http}/admin/groups/{group}", timeout=10).json()["lag"] == 6
+    again = Consumer(config)
+    again.subscribe([hub_name])
+    first = None
+    deadline = time.monotonic() + 30
+    while first is None and time.monotonic() < deadline:
+        message = again.poll(0.5)
+        if message is not None and message.error() is None:
+            first = message
+    again.close()
+    assert first is not None and first.offset() == 0, "the new member starts from the reset offset"

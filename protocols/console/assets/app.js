@@ -68,5 +68,7 @@ window.addEventListener('hubgate:unauthorized', () => {
 window.addEventListener('hashchange', () => { show(); main.focus(); });
 
 api.access().then((a) => { authRequired = a.required; show(); }).catch((e) => {
+  // A gateway that guards even this route needs a token all the more.
+  if (e.status === 401 || e.status === 403) { authRequired = true; show(); return; }
   main.replaceChildren(h('h1', {}, 'The gateway does not answer'), h('p', { role: 'alert' }, e.message));
 });

@@ -30,6 +30,8 @@ pub struct HttpConfig {
     pub policies: Arc<SasPolicies>,
     /// Listeners, storage and start time, as `GET /admin/overview` shows them.
     pub gateway: crate::gateway_info::GatewayInfo,
+    /// Live consumer groups, published by the Kafka front end; empty without one.
+    pub groups: hubgate_protocol::GroupDirectorySlot,
 }
 
 impl Default for HttpConfig {
@@ -43,6 +45,7 @@ impl Default for HttpConfig {
             webhooks: HashMap::new(),
             policies: Arc::default(),
             gateway: crate::gateway_info::GatewayInfo::default(),
+            groups: hubgate_protocol::GroupDirectorySlot::default(),
         }
     }
 }

@@ -4,8 +4,8 @@
 //! Body: `{"hub": "orders", "to": "earliest" | "latest" | "time", "time_ms": 1700000000000,
 //! "partitions": [0, 1]}` (`partitions` optional: every partition of the hub; `time_ms` only
 //! with `"time"`; a time after the newest record resets to the high watermark). Answers the
-//! new offsets. The group need not have committed before. Kafka members read the new offsets
-//! when they next fetch their committed offsets (after a rebalance or restart).
+//! new offsets. The group need not have committed before; a group with live Kafka members is
+//! refused (`409`), as Kafka's own tools refuse to reset an active group.
 
 use axum::Json;
 use axum::body::Body;
@@ -62,6 +62,7 @@ pub(crate) async fn reset(
         }
         (_, None) => None,
     };
+    crate::groups::require_empty(&state, &group).await?;
     let name = HubName::new(request.hub)?;
     let info = state.storage.hub(&name).await?;
     let partitions = match request.partitions {

@@ -248,7 +248,10 @@ async fn groups_list_detail_reset_and_delete() {
     assert_eq!(list["groups"][0]["group"], "g1");
     assert_eq!(list["groups"][0]["lag"], 2);
     assert_eq!(list["groups"][0]["hubs"], json!(["gr"]));
-    assert_eq!(list["membership"], "not visible over HTTP");
+    assert!(
+        list["groups"][0]["state"].is_null(),
+        "no coordinator in this router"
+    );
     let (status, g) = app.get("/admin/groups/g1").await;
     assert_eq!(status, StatusCode::OK);
     assert!(g["members"].is_null());
@@ -423,5 +426,87 @@ async fn listen_looks_manage_changes_and_hub_tokens_see_their_hub() {
     assert_eq!(
         app.send(delete_with(&admin)).await.0,
         StatusCode::NO_CONTENT
+    );
+}
+
+/// A coordinator stand-in with one live group of one member.
+#[derive(Debug)]
+struct OneLiveGroup;
+
+impl hubgate_protocol::GroupDirectory for OneLiveGroup {
+    fn list(&self) -> Vec<hubgate_protocol::GroupSummary> {
+        vec![hubgate_protocol::GroupSummary {
+            group: "live".into(),
+            state: "Stable".into(),
+            protocol_type: "consumer".into(),
+        }]
+    }
+
+    fn describe<'a>(&'a self, group: &'a str) -> hubgate_protocol::groups::Described<'a> {
+        Box::pin(async move {
+            (group == "live").then(|| hubgate_protocol::GroupDescription {
+                state: "Stable".into(),
+                protocol_type: "consumer".into(),
+                protocol: "range".into(),
+                members: vec![hubgate_protocol::GroupMember {
+                    member_id: "m-1".into(),
+                    instance_id: None,
+                    client_id: "app".into(),
+                    client_host: "/127.0.0.1".into(),
+                    assignment: vec![("gl".into(), vec![0, 1])],
+                }],
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn live_groups_show_members_and_refuse_changes() {
+    let groups = hubgate_protocol::GroupDirectorySlot::default();
+    groups.publish(Arc::new(OneLiveGroup));
+    let app = App::new(HttpConfig {
+        groups,
+        ..HttpConfig::default()
+    });
+    put_hub(&app, "gl", 2).await;
+    commit(&app, "live", "gl", 0, 0).await;
+    commit(&app, "idle", "gl", 0, 0).await;
+    let (_, list) = app.get("/admin/groups").await;
+    let states: Vec<_> = list["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["group"].clone(), g["state"].clone()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (json!("idle"), json!(null)),
+            (json!("live"), json!("Stable"))
+        ]
+    );
+    let (status, g) = app.get("/admin/groups/live").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(g["protocol"], "range");
+    assert_eq!(g["members"][0]["client_id"], "app");
+    assert_eq!(
+        g["members"][0]["assignment"],
+        json!([{"hub": "gl", "partitions": [0, 1]}])
+    );
+    let (status, r) = reset(&app, "live", json!({"hub": "gl", "to": "latest"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{r}");
+    assert_eq!(r["code"], "Conflict");
+    let delete = |group: &str| {
+        Request::delete(format!("/admin/groups/{group}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(app.send(delete("live")).await.0, StatusCode::CONFLICT);
+    assert_eq!(app.send(delete("idle")).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        reset(&app, "idle", json!({"hub": "gl", "to": "latest"}))
+            .await
+            .0,
+        StatusCode::OK
     );
 }

@@ -61,6 +61,9 @@ impl Handler {
     /// A handler over `storage`.
     pub fn new(storage: SharedStorage, config: KafkaConfig) -> Self {
         let groups = Coordinator::new(std::sync::Arc::clone(&storage), config.groups.clone());
+        config
+            .group_directory
+            .publish(std::sync::Arc::new(groups.clone()));
         Self {
             storage,
             config,

@@ -99,6 +99,9 @@ pub struct KafkaConfig {
     pub listener: ListenerConfig,
     /// Consumer-group coordinator settings.
     pub groups: GroupConfig,
+    /// Where the coordinator publishes its live groups for other front ends (the HTTP admin
+    /// API); the default slot is read by no one.
+    pub group_directory: hubgate_protocol::GroupDirectorySlot,
 }
 
 impl KafkaConfig {
@@ -112,6 +115,7 @@ impl KafkaConfig {
             limits: Limits::default(),
             listener: ListenerConfig::new("kafka"),
             groups: GroupConfig::default(),
+            group_directory: hubgate_protocol::GroupDirectorySlot::default(),
         }
     }
 }

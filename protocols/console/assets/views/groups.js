@@ -8,11 +8,11 @@ export async function renderList(main) {
   const r = await api.groups();
   main.replaceChildren(
     h('h1', {}, 'Consumer groups'),
-    h('p', { class: 'muted' }, `Groups with committed offsets. Members and assignments: ${r.membership} (Kafka's DescribeGroups has them).`),
+    h('p', { class: 'muted' }, 'Kafka consumer groups: live ones from the coordinator, and every group with committed offsets.'),
     r.groups.length
-      ? table(['Group', 'Kind', 'Hubs', '#Partitions', '#Lag'], r.groups.map((g) => [
-        h('a', { href: `#/groups/${encodeURIComponent(g.group)}` }, g.group), g.kind, g.hubs.join(', '), g.partitions, f.num(g.lag)]), { id: 'groups' })
-      : h('p', { class: 'muted' }, 'No consumer group has committed offsets yet.'));
+      ? table(['Group', 'Kind', 'State', 'Hubs', '#Partitions', '#Lag'], r.groups.map((g) => [
+        h('a', { href: `#/groups/${encodeURIComponent(g.group)}` }, g.group), g.kind, g.state || 'offsets only', g.hubs.join(', '), g.partitions, f.num(g.lag)]), { id: 'groups' })
+      : h('p', { class: 'muted' }, 'No consumer group yet.'));
   return { refresh: 5000 };
 }
 
@@ -21,7 +21,7 @@ export async function renderGroup(main, name) {
   const hubs = [...new Set(g.offsets.map((o) => o.hub))];
   const reset = h('form', { class: 'panel', id: 'reset-form', 'aria-label': 'Reset offsets' },
     h('h2', {}, 'Reset offsets'),
-    h('p', { class: 'muted' }, 'Stop the group’s consumers first: members read the new offsets when they next fetch them.'),
+    h('p', { class: 'muted' }, 'Refused while the group has members: stop its consumers first.'),
     h('div', { class: 'row' },
       h('label', {}, 'Hub', h('select', { name: 'hub' }, hubs.map((x) => h('option', { value: x }, x)))),
       h('label', {}, 'To', h('select', { name: 'to' }, ['earliest', 'latest', 'time'].map((x) => h('option', { value: x }, x)))),
@@ -44,13 +44,21 @@ export async function renderGroup(main, name) {
     h('h1', {}, `Group ${g.group}`),
     h('div', { class: 'grid' },
       h('div', { class: 'card' }, h('div', { class: 'label' }, 'Total lag'), h('div', { class: 'value', id: 'group-lag' }, f.num(g.lag))),
-      h('div', { class: 'card' }, h('div', { class: 'label' }, 'State, protocol, members'), h('div', { class: 'value' }, g.state ?? g.membership))),
+      h('div', { class: 'card' }, h('div', { class: 'label' }, 'State'), h('div', { class: 'value', id: 'group-state' }, g.state || 'no live members (offsets only)')),
+      h('div', { class: 'card' }, h('div', { class: 'label' }, 'Protocol'), h('div', { class: 'value' }, g.protocol ? `${g.protocol_type} / ${g.protocol}` : '—')),
+      h('div', { class: 'card' }, h('div', { class: 'label' }, 'Members'), h('div', { class: 'value' }, g.members ? g.members.length : 0))),
+    h('h2', {}, 'Members'),
+    g.members && g.members.length
+      ? table(['Member', 'Client', 'Host', 'Assignment'], g.members.map((m) => [
+        m.instance_id ? `${m.member_id} (static: ${m.instance_id})` : m.member_id, m.client_id, m.client_host,
+        m.assignment.map((a) => `${a.hub}: ${a.partitions.join(', ')}`).join('; ') || '—']), { id: 'group-members' })
+      : h('p', { class: 'muted' }, 'No live members.'),
     h('h2', {}, 'Committed offsets'),
     table(['Hub', '#Partition', '#Committed', '#High watermark', '#Lag', 'Committed at', 'Metadata'],
       g.offsets.map((o) => [h('a', { href: `#/hubs/${encodeURIComponent(o.hub)}` }, o.hub), o.partition, f.num(o.committed), f.num(o.high_watermark), f.num(o.lag), f.time(o.committed_at), o.metadata]), { id: 'group-offsets' }),
     reset,
     h('div', { class: 'panel' }, h('h2', {}, 'Delete'),
-      h('p', { class: 'muted' }, 'Forgets every committed offset of the group. Only for a group without members: a member that commits again brings its offsets back.'),
+      h('p', { class: 'muted' }, 'Forgets every committed offset of the group. Refused while the group has members.'),
       h('button', {
         class: 'danger', id: 'delete-group',
         onclick: async () => {
