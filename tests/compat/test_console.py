@@ -186,3 +186,8 @@ def test_console_live_kafka_group(group_gateway, hub_name):
             first = message
     again.close()
     assert first is not None and first.offset() == 0, "the new member starts from the reset offset"
+    # Empty now: the delete goes through the coordinator, and the offsets are gone.
+    deleted = requests.delete(f"{gw.http}/admin/groups/{group}", timeout=10)
+    assert deleted.status_code == 204, deleted.text
+    listed = requests.get(f"{gw.http}/admin/groups", timeout=10).json()["groups"]
+    assert group not in [g["group"] for g in listed], listed

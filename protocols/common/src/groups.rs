@@ -51,12 +51,32 @@ pub struct GroupMember {
 /// What [`GroupDirectory::describe`] returns.
 pub type Described<'a> = Pin<Box<dyn Future<Output = Option<GroupDescription>> + Send + 'a>>;
 
-/// Answers questions about live groups.
+/// How [`GroupDirectory::delete`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupDeleted {
+    /// The group and its committed offsets are gone.
+    Deleted,
+    /// The group has members; nothing changed.
+    NotEmpty,
+    /// The coordinator does not know the group.
+    NotFound,
+    /// Storage failed; the message says how.
+    Failed(String),
+}
+
+/// What [`GroupDirectory::delete`] returns.
+pub type Deleting<'a> = Pin<Box<dyn Future<Output = GroupDeleted> + Send + 'a>>;
+
+/// Answers questions about live groups, and deletes empty ones.
 pub trait GroupDirectory: Send + Sync + fmt::Debug + 'static {
     /// Every group, sorted by id.
     fn list(&self) -> Vec<GroupSummary>;
     /// One group; `None` when the coordinator has no such group.
     fn describe<'a>(&'a self, group: &'a str) -> Described<'a>;
+    /// Deletes an empty group and its committed offsets, in the group's own order of
+    /// requests, so a member joining at the same moment either comes first (and the delete is
+    /// refused) or finds the group gone.
+    fn delete<'a>(&'a self, group: &'a str) -> Deleting<'a>;
 }
 
 /// Where a [`GroupDirectory`] is published once its coordinator exists; empty when no front end

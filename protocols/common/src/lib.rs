@@ -51,7 +51,9 @@ pub mod secret;
 pub mod tls;
 
 pub use error::{Error, Result};
-pub use groups::{GroupDescription, GroupDirectory, GroupDirectorySlot, GroupMember, GroupSummary};
+pub use groups::{
+    GroupDeleted, GroupDescription, GroupDirectory, GroupDirectorySlot, GroupMember, GroupSummary,
+};
 pub use hubs::{AutoCreate, hub_or_create};
 pub use limits::{LimitError, Limits, checked_len, checked_len_u64};
 pub use listener::{Connection, Listener, ListenerConfig, Stream, serve};

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use hubgate_protocol::{GroupDescription, Right};
+use hubgate_protocol::{GroupDeleted, GroupDescription, Right};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -109,14 +109,32 @@ pub(crate) async fn require_empty(state: &AppState, group: &str) -> Result<(), A
     }
 }
 
-/// Forgets every offset an empty group committed.
+/// Deletes an empty group: through the coordinator when it holds the group (so a member
+/// joining at the same moment is ordered against the delete), else its stored offsets.
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(group): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     crate::access::namespace(&state, &headers, Right::Manage)?;
-    require_empty(&state, &group).await?;
+    if let Some(directory) = state.config.groups.get() {
+        match directory.delete(&group).await {
+            GroupDeleted::Deleted => {
+                tracing::info!(%group, "deleted group over HTTP");
+                return Ok(StatusCode::NO_CONTENT);
+            }
+            GroupDeleted::NotEmpty => {
+                return Err(ApiError::Conflict(format!(
+                    "group `{group}` has members; stop its consumers first"
+                )));
+            }
+            GroupDeleted::Failed(message) => {
+                return Err(hubgate_storage::Error::Io(std::io::Error::other(message)).into());
+            }
+            // Offsets committed outside the coordinator (an offset reset here) are storage's.
+            GroupDeleted::NotFound => {}
+        }
+    }
     if state.storage.committed_offsets(&group).await?.is_empty() {
         return Err(no_such_group(&group));
     }

@@ -434,6 +434,16 @@ async fn listen_looks_manage_changes_and_hub_tokens_see_their_hub() {
 struct OneLiveGroup;
 
 impl hubgate_protocol::GroupDirectory for OneLiveGroup {
+    fn delete<'a>(&'a self, group: &'a str) -> hubgate_protocol::groups::Deleting<'a> {
+        Box::pin(async move {
+            if group == "live" {
+                hubgate_protocol::GroupDeleted::NotEmpty
+            } else {
+                hubgate_protocol::GroupDeleted::NotFound
+            }
+        })
+    }
+
     fn list(&self) -> Vec<hubgate_protocol::GroupSummary> {
         vec![hubgate_protocol::GroupSummary {
             group: "live".into(),

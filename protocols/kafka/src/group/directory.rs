@@ -3,12 +3,24 @@
 
 use bytes::Bytes;
 use hubgate_protocol::groups::{
-    Described, GroupDescription, GroupDirectory, GroupMember, GroupSummary,
+    Deleting, Described, GroupDeleted, GroupDescription, GroupDirectory, GroupMember, GroupSummary,
 };
 
 use super::Coordinator;
+use crate::error::code;
 
 impl GroupDirectory for Coordinator {
+    fn delete<'a>(&'a self, group: &'a str) -> Deleting<'a> {
+        Box::pin(async move {
+            match Coordinator::delete(self, group).await {
+                code::NONE => GroupDeleted::Deleted,
+                code::NON_EMPTY_GROUP => GroupDeleted::NotEmpty,
+                code::GROUP_ID_NOT_FOUND => GroupDeleted::NotFound,
+                other => GroupDeleted::Failed(format!("storage error (Kafka code {other})")),
+            }
+        })
+    }
+
     fn list(&self) -> Vec<GroupSummary> {
         Coordinator::list(self)
             .into_iter()
