@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -50,7 +51,36 @@ def test_console_assets_headers(gateway):
     assert again.status_code == 304
 
 
-def test_console_hub_page_groups_send_and_hub_admin(gateway, hub_name):
+def steady_traffic(gateway, hub, stop):
+    """Events over HTTP and Kafka every 200 ms until `stop` is set, for a chart worth a
+    screenshot."""
+    producer = Producer({"bootstrap.servers": gateway.kafka})
+    i = 0
+    while not stop.is_set():
+        requests.post(f"{gateway.http}/{hub}/messages", data=f"tick {i}".encode(), timeout=10)
+        for _ in range(1 + i % 3):
+            producer.produce(hub, value=f"tick {i}".encode())
+        producer.poll(0)
+        i += 1
+        stop.wait(0.2)
+    producer.flush(10)
+
+
+def test_console_hub_page_groups_send_and_hub_admin(start_gateway, hub_name):
+    screenshots = os.environ.get("HUBGATE_CONSOLE_SCREENSHOTS") == "1"
+    # Screenshots show the storage URL: a relative data directory, as in the README, rather
+    # than a temporary path.
+    data_dir = Path("hubgate-data") if screenshots else None
+    gateway = start_gateway(data_dir=data_dir)
+    try:
+        check_hub_page(gateway, hub_name, screenshots)
+    finally:
+        if data_dir:
+            gateway.kill()
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def check_hub_page(gateway, hub_name, screenshots):
     base = gateway.http
     assert requests.put(f"{base}/admin/hubs/{hub_name}", json={"partitions": 1}, timeout=10).status_code == 201
 
@@ -88,12 +118,22 @@ def test_console_hub_page_groups_send_and_hub_admin(gateway, hub_name):
     committer.close()
 
     env = {}
-    if os.environ.get("HUBGATE_CONSOLE_SCREENSHOTS") == "1":
+    stop = threading.Event()
+    traffic = None
+    if screenshots:
         shots = ROOT / "docs" / "console"
         shots.mkdir(parents=True, exist_ok=True)
         env["HUBGATE_CONSOLE_SCREENSHOT_DIR"] = str(shots)
+        traffic = threading.Thread(target=steady_traffic, args=(gateway, f"{hub_name}-traffic", stop))
+        traffic.start()
+        time.sleep(30)  # six history samples
     new_hub = f"{hub_name}-new"
-    found = node_result(run_node("console_hub.js", base, hub_name, group, "5", new_hub, timeout=180, env=env))
+    try:
+        found = node_result(run_node("console_hub.js", base, hub_name, group, "5", new_hub, timeout=180, env=env))
+    finally:
+        stop.set()
+        if traffic:
+            traffic.join()
     assert found["lag"] == "5" and found["events"] == 7 and found["createdAndDeleted"] == new_hub
     assert found["consoleErrors"] == [], found["consoleErrors"]
 
