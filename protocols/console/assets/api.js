@@ -13,9 +13,9 @@ export class ApiError extends Error {
 
 /** Calls `method path`; JSON bodies are encoded, answers decoded. Throws ApiError. */
 export async function call(method, path, body, headers = {}) {
-  const session = current();
+  const signedIn = current();
   const h = { ...headers };
-  if (session) h.Authorization = session.token;
+  if (signedIn) h.Authorization = signedIn.token;
   let payload = body;
   if (body !== undefined && typeof body !== 'string') {
     h['Content-Type'] = h['Content-Type'] || 'application/json';

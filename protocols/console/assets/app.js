@@ -23,8 +23,8 @@ function route() {
   return ['overview', overview.render];
 }
 
-function session() {
-  const box = document.getElementById('session');
+function showSignedIn() {
+  const box = document.getElementById('signed');
   const s = current();
   if (!authRequired) { box.replaceChildren(h('span', { class: 'muted' }, 'open gateway (no access policies)')); return; }
   box.replaceChildren(
@@ -34,7 +34,7 @@ function session() {
 
 async function show() {
   clearInterval(timer);
-  session();
+  showSignedIn();
   if (authRequired && !current()) {
     signin.render(main, show);
     return;
@@ -62,7 +62,7 @@ window.addEventListener('hubgate:unauthorized', () => {
   authRequired = true;
   signOut();
   clearInterval(timer);
-  session();
+  showSignedIn();
   signin.render(main, show, 'Your token was refused or has expired. Sign in again.');
 });
 window.addEventListener('hashchange', () => { show(); main.focus(); });

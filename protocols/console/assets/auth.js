@@ -35,16 +35,16 @@ export function describeToken(token) {
   return { expires: Number(fields.get('se')) || 0, policy: fields.get('skn') || '?' };
 }
 
-export function save(session) {
-  sessionStorage.setItem(KEY, JSON.stringify(session));
+export function save(credential) {
+  sessionStorage.setItem(KEY, JSON.stringify(credential));
 }
 
-/** The current session, or null when none or expired. */
+/** The token kept for this tab, or null when none or expired. */
 export function current() {
   try {
-    const session = JSON.parse(sessionStorage.getItem(KEY) || 'null');
-    if (session && session.expires > Date.now() / 1000 + 5) return session;
-  } catch (_) { /* a damaged entry is no session */ }
+    const credential = JSON.parse(sessionStorage.getItem(KEY) || 'null');
+    if (credential && credential.expires > Date.now() / 1000 + 5) return credential;
+  } catch (_) { /* a damaged entry is no token */ }
   return null;
 }
 

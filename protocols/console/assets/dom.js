@@ -1,4 +1,4 @@
-// Small DOM helpers: elements are built with createElement (never innerHTML), so text from
+// Small DOM functions: elements are built with createElement (never innerHTML), so text from
 // the gateway is always text, and event handlers are attached in code (no inline script).
 
 const SVG_NS = 'http://www.w3.org/2000/svg';

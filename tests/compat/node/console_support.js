@@ -38,18 +38,18 @@ async function screenshot(page, name) {
   }
 }
 
-/** Runs `body(session)`, then the origin and error checks, and prints the findings as JSON. */
+/** Runs `body(browsing)`, then the origin and error checks, and prints the findings as JSON. */
 async function run(base, body) {
-  const session = await open(base);
+  const browsing = await open(base);
   let result;
   try {
-    result = await body(session);
+    result = await body(browsing);
   } finally {
-    await session.browser.close();
+    await browsing.browser.close();
   }
-  checkOrigin(session.seen, base);
-  check(!session.seen.pageErrors.length, `page errors: ${session.seen.pageErrors.join(' | ')}`);
-  console.log(JSON.stringify({ ...result, requests: session.seen.requests.length, consoleErrors: session.seen.consoleErrors }));
+  checkOrigin(browsing.seen, base);
+  check(!browsing.seen.pageErrors.length, `page errors: ${browsing.seen.pageErrors.join(' | ')}`);
+  console.log(JSON.stringify({ ...result, requests: browsing.seen.requests.length, consoleErrors: browsing.seen.consoleErrors }));
 }
 
 module.exports = { run, check, screenshot };

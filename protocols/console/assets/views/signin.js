@@ -22,16 +22,16 @@ export function render(main, done, reason) {
     e.preventDefault();
     error.textContent = '';
     try {
-      let session;
+      let credential;
       if (token.value.trim()) {
         const t = token.value.trim();
-        session = { token: t, ...describeToken(t) };
+        credential = { token: t, ...describeToken(t) };
       } else {
-        session = await signToken(name.value.trim(), key.value, `${location.origin}/`, TOKEN_SECS);
+        credential = await signToken(name.value.trim(), key.value, `${location.origin}/`, TOKEN_SECS);
       }
       key.value = '';
       token.value = '';
-      save(session);
+      save(credential);
       await call('GET', '/admin/hubs'); // proves the token before going on
       done();
     } catch (err) {
