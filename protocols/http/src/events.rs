@@ -6,7 +6,8 @@
 //! they are text, and what the AMQP mapping (`docs/MAPPING.md`) stored decoded with its types:
 //! application property values (when the `x-amqp-application-properties` marker is present),
 //! the properties section, and the body kind. Values longer than [`MAX_VALUE_BYTES`] are cut
-//! (`truncated: true`, `size` gives the full length). Control batches are skipped.
+//! (`truncated: true`, `size` gives the full length), and at most [`MAX_HEADERS`] headers are
+//! shown. Control batches are skipped.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -22,6 +23,8 @@ use crate::state::AppState;
 
 /// Most events per request.
 pub(crate) const MAX_LIMIT: usize = 100;
+/// Most headers shown per event (`headers_truncated: true` beyond).
+pub(crate) const MAX_HEADERS: usize = 64;
 /// Longest key, value or header value returned whole.
 pub(crate) const MAX_VALUE_BYTES: usize = 64 << 10;
 /// Bytes asked of storage per read, and in total per request.
@@ -72,8 +75,7 @@ pub(crate) async fn get(
             .map_or(p.high_watermark, |found| found.offset),
         (None, None) => (p.high_watermark - limit_i64).max(p.log_start),
     };
-    let records = read(&state, &partition, start, p.high_watermark, limit).await?;
-    let events: Vec<Value> = records.iter().map(event).collect();
+    let events = read(&state, &partition, start, p.high_watermark, limit).await?;
     Ok(Json(json!({
         "hub": partition.hub.as_str(),
         "partition": index,
@@ -84,14 +86,16 @@ pub(crate) async fn get(
     })))
 }
 
-/// Up to `limit` records from `start`, below `end`, reading at most [`MAX_READ_BYTES`].
+/// Up to `limit` events from `start`, below `end`, reading at most [`MAX_READ_BYTES`] of
+/// stored batches. Each record becomes its (cut) JSON at once, so no decompressed batch is
+/// kept beyond the one being read.
 async fn read(
     state: &AppState,
     partition: &PartitionId,
     start: Offset,
     end: Offset,
     limit: usize,
-) -> Result<Vec<Record>, ApiError> {
+) -> Result<Vec<Value>, ApiError> {
     let limits = Limits::default();
     let mut out = Vec::new();
     let mut next = start;
@@ -110,7 +114,7 @@ async fn read(
                     .map_err(hubgate_storage::Error::Codec)?;
                 for record in records {
                     if record.offset >= next && record.offset < end && out.len() < limit {
-                        out.push(record);
+                        out.push(event(&record));
                     }
                 }
             }
@@ -150,6 +154,7 @@ fn event(record: &Record) -> Value {
     let headers: Vec<Value> = record
         .headers
         .iter()
+        .take(MAX_HEADERS)
         .map(|h| {
             let mut header = json!({
                 "name": h.key,
@@ -184,6 +189,7 @@ fn event(record: &Record) -> Value {
         "key": record.key.as_deref().map(bytes),
         "value": record.value.as_deref().map(bytes),
         "headers": headers,
+        "headers_truncated": record.headers.len() > MAX_HEADERS,
         "amqp": Value::Object(amqp),
     })
 }

@@ -215,6 +215,21 @@ async fn events_newest_from_offset_and_time_with_typed_properties() {
         .get("/admin/hubs/ev/partitions/0/events?limit=100000")
         .await;
     assert_eq!(r["events"].as_array().unwrap().len(), 4);
+    // Many headers: the first 64 are shown, and the answer says so.
+    let props: serde_json::Map<String, serde_json::Value> =
+        (0..70).map(|i| (format!("p{i}"), json!("v"))).collect();
+    let batch = json!([{"Body": "many", "UserProperties": props}]).to_string();
+    let (status, _) = app
+        .post(
+            "/ev/partitions/0/messages",
+            &[("content-type", "application/vnd.microsoft.servicebus.json")],
+            batch,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, r) = app.get("/admin/hubs/ev/partitions/0/events?limit=1").await;
+    assert_eq!(r["events"][0]["headers"].as_array().unwrap().len(), 64);
+    assert_eq!(r["events"][0]["headers_truncated"], true);
     assert_eq!(
         app.get("/admin/hubs/ev/partitions/0/events?offset=1&time_ms=1")
             .await

@@ -63,7 +63,8 @@ function eventView(ev) {
       h('span', {}, f.time(ev.timestamp)),
       h('span', {}, 'key ', h('code', { 'data-key': '' }, ev.key ? valueText(ev.key) : '(none)')),
       ev.amqp.body ? h('span', {}, 'AMQP body ', h('span', { class: 'tag' }, ev.amqp.body)) : null,
-      ev.value && ev.value.truncated ? h('span', { class: 'muted' }, `(first 64 KiB of ${f.bytes(ev.value.size)})`) : null),
+      ev.value && ev.value.truncated ? h('span', { class: 'muted' }, `(first 64 KiB of ${f.bytes(ev.value.size)})`) : null,
+      ev.headers_truncated ? h('span', { class: 'muted' }, '(first 64 headers)') : null),
     props.length ? table(['AMQP property', 'Type', 'Value'], props.map(([k, v]) => [k, h('span', { class: 'tag type' }, v.type), String(v.value)]), { class: 'props' }) : null,
     headers.length ? table(['Header / application property', 'Type', 'Value'], headers.map((x) => [
       x.name,
