@@ -1,6 +1,6 @@
 // The hub page in a real browser: records written over Kafka, AMQP and HTTP with their
-// decoded properties, a consumer group's lag, an event sent from the form, and creating and
-// deleting a hub from the Hubs page. Usage: node console_hub.js BASE_URL HUB GROUP LAG NEW_HUB
+// decoded properties, a consumer group's lag, an event sent from the form, and creating, changing and
+// deleting a hub from the console. Usage: node console_hub.js BASE_URL HUB GROUP LAG NEW_HUB
 'use strict';
 
 const { run, check, screenshot } = require('./console_support');
@@ -73,6 +73,17 @@ run(base, async ({ page }) => {
   await page.waitForSelector(`tr[data-hub="${newHub}"]`);
   const created = await page.request.get(`${base}/${newHub}`);
   check(created.status() === 200 && (await created.json()).partition_count === 2, `created hub: ${created.status()}`);
+  // Change it on its page: one more partition, retention of one hour.
+  await page.click(`tr[data-hub="${newHub}"] a`);
+  await page.waitForSelector('#hub-settings');
+  await page.fill('#hub-settings input[name=partitions]', '3');
+  await page.fill('#hub-settings input[name=retention_ms]', '3600000');
+  await page.click('#hub-settings button[type=submit]');
+  await page.waitForSelector('#toast div:has-text("Saved")');
+  const changed = await (await page.request.get(`${base}/${newHub}`)).json();
+  check(changed.partition_count === 3 && changed.retention_ms === 3600000, `changed hub: ${JSON.stringify(changed)}`);
+  await page.goto(`${base}/console#/hubs`);
+  await page.waitForSelector(`tr[data-hub="${newHub}"]`);
   await page.fill('#hub-filter', newHub);
   check(await page.locator('#hubs tbody tr').count() === 1, 'filter leaves one row');
   await page.click(`tr[data-hub="${newHub}"] button.danger`);
