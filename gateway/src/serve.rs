@@ -46,6 +46,10 @@ pub(crate) enum ServeError {
 
 /// Runs the gateway until a shutdown signal, then drains and flushes.
 pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
+    let started_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let mut listeners = Vec::new();
     let url = settings.storage.url.to_string();
     let config = settings.storage.clone();
     let storage = tokio::task::spawn_blocking(move || hubgate_storage::open(&config))
@@ -72,6 +76,8 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         Some(files) => Some(load_tls(files).await?),
     };
     let tls = tls.as_ref();
+    // The Kafka coordinator publishes its live groups here; the HTTP admin API reads them.
+    let groups = hubgate_protocol::GroupDirectorySlot::default();
     let auto_create = AutoCreate {
         enabled: settings.auto_create,
         partitions: settings.default_partitions,
@@ -79,6 +85,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
     // Each front end: bind its listener (TLS when configured), then spawn its `serve` with a
     // child token. Listeners are bound before "hubgate ready" so clients can connect at once.
     if let Some(listener) = bind("kafka", settings.kafka, tls, &[]).await? {
+        listeners.push(describe("kafka", &listener));
         let (host, port) = match &settings.kafka_advertise {
             Some((host, port)) => (host.clone(), *port),
             None => {
@@ -94,6 +101,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         config.auto_create = auto_create;
         config.groups = settings.kafka_groups.clone();
         config.policies = Arc::clone(&settings.policies);
+        config.group_directory = groups.clone();
         let storage = storage.clone();
         let token = shutdown.child_token();
         tasks.spawn(async move {
@@ -103,6 +111,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         });
     }
     if let Some(listener) = bind("amqp", settings.amqp, tls, &[]).await? {
+        listeners.push(describe("amqp", &listener));
         let config = hubgate_amqp::AmqpConfig {
             auto_create,
             max_message_bytes: settings.amqp_max_message_bytes,
@@ -117,6 +126,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         });
     }
     if let Some(listener) = bind("http", settings.http, tls, &[b"h2", b"http/1.1"]).await? {
+        listeners.push(describe("http", &listener));
         let http = &settings.http_settings;
         let config = hubgate_http::HttpConfig {
             auto_create,
@@ -127,6 +137,13 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             policies: Arc::clone(&settings.policies),
             metrics_public: http.metrics_public,
             allowed_hosts: http.allowed_hosts.clone(),
+            gateway: hubgate_http::GatewayInfo {
+                listeners,
+                storage_url: url.clone(),
+                durability: settings.storage.durability,
+                started_at_ms,
+            },
+            groups,
             ..hubgate_http::HttpConfig::default()
         };
         tasks.spawn(log_exit(
@@ -189,6 +206,17 @@ fn local_or_unspecified(listen: Listen) -> SocketAddr {
     match listen {
         Listen::On(addr) => addr,
         Listen::Off => SocketAddr::from(([0, 0, 0, 0], 0)),
+    }
+}
+
+/// A bound listener as the admin overview shows it.
+fn describe(protocol: &'static str, listener: &Listener) -> hubgate_http::ListenerInfo {
+    hubgate_http::ListenerInfo {
+        protocol,
+        address: listener
+            .local_addr()
+            .map_or_else(|_| "unknown".to_owned(), |a| a.to_string()),
+        tls: listener.is_tls(),
     }
 }
 

@@ -15,6 +15,8 @@
 //! - [`hubs`]: hub lookup with auto-creation ([`hub_or_create`]), the same on every protocol.
 //! - [`partition_key`]: the Event Hubs partition-key hash (Jenkins lookup3 `hashlittle2`) and the
 //!   round-robin choice for keyless sends.
+//! - [`groups`]: [`GroupDirectory`], the live view of consumer groups the Kafka coordinator
+//!   publishes (through a [`GroupDirectorySlot`]) and the HTTP admin API reads.
 //! - [`metrics`]: the process-wide counters (records and bytes in/out, requests by status)
 //!   that every front end reports into and `GET /metrics` renders.
 //! - [`sas`]: Shared Access Signature tokens and the one [`SasPolicies`] set that guards every
@@ -44,6 +46,7 @@
 
 pub mod connection_string;
 pub mod error;
+pub mod groups;
 pub mod http;
 pub mod hubs;
 pub mod limits;
@@ -56,6 +59,9 @@ pub mod secret;
 pub mod tls;
 
 pub use error::{Error, Result};
+pub use groups::{
+    GroupDeleted, GroupDescription, GroupDirectory, GroupDirectorySlot, GroupMember, GroupSummary,
+};
 pub use hubs::{AutoCreate, hub_or_create};
 pub use limits::{LimitError, Limits, checked_len, checked_len_u64};
 pub use listener::{Connection, Listener, ListenerConfig, Stream, serve};

@@ -36,6 +36,10 @@ pub struct HttpConfig {
     /// Host names (besides loopback names) that requests on a loopback listener may name in
     /// `Host`/`:authority`; others get `421` (DNS-rebinding protection).
     pub allowed_hosts: Vec<String>,
+    /// Listeners, storage and start time, as `GET /admin/overview` shows them.
+    pub gateway: crate::gateway_info::GatewayInfo,
+    /// Live consumer groups, published by the Kafka front end; empty without one.
+    pub groups: hubgate_protocol::GroupDirectorySlot,
 }
 
 impl Default for HttpConfig {
@@ -50,6 +54,8 @@ impl Default for HttpConfig {
             policies: Arc::default(),
             metrics_public: false,
             allowed_hosts: Vec::new(),
+            gateway: crate::gateway_info::GatewayInfo::default(),
+            groups: hubgate_protocol::GroupDirectorySlot::default(),
         }
     }
 }

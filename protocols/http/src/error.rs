@@ -25,6 +25,10 @@ pub enum ApiError {
     /// The request names a host this listener does not serve (`421`).
     #[error("{0}")]
     Misdirected(String),
+    /// The request conflicts with the current state, e.g. a group that still has members
+    /// (`409`).
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than the limit (`413`).
     #[error("request body exceeds the limit of {limit} bytes")]
     TooLarge {
@@ -51,6 +55,7 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
             Self::Misdirected(_) => (StatusCode::MISDIRECTED_REQUEST, "MisdirectedRequest"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
             Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "RequestTimeout"),
             Self::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServerBusy"),

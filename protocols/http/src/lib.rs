@@ -13,6 +13,12 @@
 //! - `cloudevents.rs`: `POST /cloudevents/{hub}`, binary, structured and batched modes.
 //! - `read.rs`: `GET /{hub}`, `GET /{hub}/partitions/{id}`; `admin.rs`: `PUT`/`DELETE
 //!   /admin/hubs/{hub}`; `health.rs`: `/healthz`, `/readyz`, `/metrics`.
+//! - `admin_console.rs`: the JSON routes behind the web console — `overview.rs`,
+//!   `history.rs` (a bounded in-memory history of the counters), `hub_list.rs`,
+//!   `hub_detail.rs`, `events.rs` (records decoded for reading, with `amqp_value.rs`),
+//!   `groups.rs` and `group_reset.rs` (committed offsets and lag, from `lag.rs`); `access.rs`
+//!   checks namespace-wide grants. `gateway_info.rs`: what the gateway tells about itself.
+//! - The console's pages and assets come from `hubgate-console`, merged into the router.
 //! - `ingest.rs`: the one path to the log: placement (partition id, key hash or round robin),
 //!   batch encoding, append, metrics. `201` is answered only after `append` returns, which
 //!   under the default durability means the records are on disk.
@@ -30,16 +36,28 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
+mod access;
 mod admin;
+mod admin_console;
+mod amqp_value;
 mod body;
 mod cloudevents;
 mod config;
 mod credentials;
 mod error;
+mod events;
+mod gateway_info;
+mod group_reset;
+mod groups;
 mod health;
+mod history;
 mod host;
+mod hub_detail;
+mod hub_list;
 mod ingest;
+mod lag;
 mod linger;
+mod overview;
 mod peer;
 mod read;
 mod routes;
@@ -53,6 +71,7 @@ mod webhook;
 
 pub use config::{HttpConfig, KeySource, Secret, Signature, SignatureEncoding, WebhookConfig};
 pub use error::ApiError;
+pub use gateway_info::{GatewayInfo, ListenerInfo};
 pub use routes::router;
 pub use server::serve;
 

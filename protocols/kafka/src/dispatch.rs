@@ -75,6 +75,9 @@ impl Handler {
     pub fn new(storage: SharedStorage, config: KafkaConfig) -> Self {
         let groups = Coordinator::new(std::sync::Arc::clone(&storage), config.groups.clone());
         let credentials = Credentials::new(std::sync::Arc::clone(&config.policies));
+        config
+            .group_directory
+            .publish(std::sync::Arc::new(groups.clone()));
         Self {
             storage,
             config,

@@ -109,6 +109,9 @@ pub struct KafkaConfig {
     /// The gateway's access policies. Empty: open mode (SASL PLAIN accepts anything, clients
     /// without SASL are served); otherwise every connection authenticates with SASL first.
     pub policies: Arc<SasPolicies>,
+    /// Where the coordinator publishes its live groups for other front ends (the HTTP admin
+    /// API); the default slot is read by no one.
+    pub group_directory: hubgate_protocol::GroupDirectorySlot,
 }
 
 impl KafkaConfig {
@@ -123,6 +126,7 @@ impl KafkaConfig {
             listener: ListenerConfig::new("kafka"),
             groups: GroupConfig::default(),
             policies: Arc::default(),
+            group_directory: hubgate_protocol::GroupDirectorySlot::default(),
         }
     }
 }

@@ -16,6 +16,7 @@
 //! An actor retires when its group is empty and has no offsets. Requests that reach it while
 //! it retires are handed to a fresh actor, so none is lost.
 
+mod directory;
 mod state;
 
 use std::sync::atomic::{AtomicU64, Ordering};
