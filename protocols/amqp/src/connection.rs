@@ -81,6 +81,11 @@ pub(crate) struct Scope {
 
 /// Serves one accepted client until it closes or `shutdown` fires.
 pub(crate) async fn handle(shared: Arc<Shared>, conn: Connection, shutdown: CancellationToken) {
+    // A verified TLS client certificate that maps to a policy authenticates the connection
+    // like SASL PLAIN does.
+    let certificate = conn
+        .client_cert_subject()
+        .and_then(|subject| shared.config.policies.authenticate_cert(subject));
     let Connection { mut stream, .. } = conn;
     let deadline = shared.config.handshake_timeout;
     let mut header = [0u8; 8];
@@ -129,7 +134,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, conn: Connection, shutdown: Canc
     };
     let access = Arc::new(Access::new(
         Arc::clone(&shared.config.policies),
-        sasl.grant(),
+        sasl.grant().or(certificate),
     ));
     debug!(
         sasl = header == SASL_HEADER,

@@ -31,5 +31,5 @@ pub async fn serve(
         header_timeout,
         shutdown,
     )
-        .await
+    .await
 }

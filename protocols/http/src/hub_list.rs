@@ -22,8 +22,9 @@ pub(crate) async fn get(
     peer: Peer,
 ) -> Result<Json<Value>, ApiError> {
     let hubs = state.storage.hubs().await?;
-    let visible =
-        crate::access::visible(&state, &headers, &peer, Right::Listen, &hubs, |h| h.name.as_str())?;
+    let visible = crate::access::visible(&state, &headers, &peer, Right::Listen, &hubs, |h| {
+        h.name.as_str()
+    })?;
     let flows = per_hub(&state);
     let mut out = Vec::with_capacity(visible.len());
     for info in visible {

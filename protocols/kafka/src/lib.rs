@@ -148,7 +148,6 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let listener_config = config.listener.clone();
-    let max_frame = config.limits.max_frame_bytes;
     let mut handler = Handler::new(storage, config);
     handler.bound = broker_configs::Bound {
         addr: listener.local_addr().ok(),
@@ -158,7 +157,11 @@ pub async fn serve(
     let handler = Arc::new(handler);
     hubgate_protocol::serve(listener, listener_config, shutdown, move |conn, token| {
         let handler = Arc::clone(&handler);
-        async move { connection::run(conn.stream, conn.peer, handler, max_frame, token).await }
+        let certificate = conn
+            .client_cert_subject()
+            .and_then(|subject| handler.config.policies.authenticate_cert(subject));
+        let session = sasl::Session::from_certificate(certificate);
+        async move { connection::run(conn.stream, conn.peer, handler, session, token).await }
     })
     .await
 }
