@@ -111,6 +111,16 @@ pub enum Error {
         /// The data directory.
         path: String,
     },
+    /// An object key or value is over its cap (see [`Objects`](crate::Objects)).
+    #[error("object {what} of {len} bytes exceeds the limit of {limit} bytes")]
+    ObjectTooLarge {
+        /// `"key"` or `"value"`.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The cap.
+        limit: usize,
+    },
     /// The log has been closed.
     #[error("the log is closed")]
     Closed,

@@ -5,6 +5,8 @@
 //! - [`batch`]: Kafka v2 record batches, the one stored format ([`RecordBatch`]).
 //! - [`hub`]: hubs (topics), partitions and their configuration.
 //! - [`log`]: the [`Log`] and [`GroupOffsets`] traits front ends program against.
+//! - [`objects`]: [`Objects`], a small durable key → (bytes, version) map with
+//!   compare-and-swap, for front-end state such as Blob containers.
 //! - `engine`: the one implementation of those traits, over a backend: sled (`sled:PATH`)
 //!   or memory (`memory://`); pick one with [`open()`].
 //! - [`spawn_retention`]: the background retention task.
@@ -26,6 +28,8 @@ mod error;
 pub mod hub;
 pub mod log;
 mod memory;
+mod memory_objects;
+pub mod objects;
 mod open;
 mod producer;
 pub mod record;
@@ -42,6 +46,10 @@ pub use hub::{
 pub use log::{
     Appended, Capabilities, CommittedOffset, Durability, GroupOffsets, Log, ReadBatches,
     RetentionReport, SharedStorage, Storage, TimeQuery, TimestampOffset,
+};
+pub use objects::{
+    MAX_OBJECT_KEY_BYTES, MAX_OBJECT_LIST, MAX_OBJECT_VALUE_BYTES, Objects, Precondition,
+    StoredObject,
 };
 pub use open::{StorageConfig, StorageUrl, open};
 pub use producer::RETAINED_BATCHES;

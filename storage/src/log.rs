@@ -218,9 +218,9 @@ pub trait GroupOffsets: Send + Sync + fmt::Debug + 'static {
 }
 
 /// Everything a front end needs from storage.
-pub trait Storage: Log + GroupOffsets + Transactions {}
+pub trait Storage: Log + GroupOffsets + Transactions + crate::Objects {}
 
-impl<T: Log + GroupOffsets + Transactions> Storage for T {}
+impl<T: Log + GroupOffsets + Transactions + crate::Objects> Storage for T {}
 
 /// The shared handle front ends hold.
 pub type SharedStorage = Arc<dyn Storage>;

@@ -20,6 +20,7 @@ use crate::txn::{AbortedTxn, TxnRecord};
 #[derive(Debug, Default)]
 pub(crate) struct MemoryBackend {
     producer_ids: AtomicI64,
+    objects: crate::memory_objects::MemoryObjects,
 }
 
 #[derive(Debug, Default)]
@@ -138,6 +139,12 @@ impl PartitionStore for MemoryPartition {
         }
         meta.stored_bytes = meta.stored_bytes.saturating_sub(report.bytes);
         Ok(report)
+    }
+}
+
+impl MemoryBackend {
+    pub(crate) fn objects(&self) -> &crate::memory_objects::MemoryObjects {
+        &self.objects
     }
 }
 

@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use fe2o3_amqp::acceptor::{ConnectionAcceptor, ListenerConnectionHandle, SessionAcceptor};
-use fe2o3_amqp::types::definitions::ConnectionError;
+use fe2o3_amqp::types::definitions::{AmqpError, ConnectionError};
 use hubgate_protocol::{CancellationToken, Connection, Stream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug};
 
+use crate::access::Access;
 use crate::error::amqp_error;
 use crate::sasl::Sasl;
 use crate::{AmqpConfig, Shared, nodes, pad, session};
@@ -25,10 +26,13 @@ pub(crate) const SASL_HEADER: [u8; 8] = *b"AMQP\x03\x01\x00\x00";
 /// Protocol header of a client that skips SASL.
 pub(crate) const AMQP_HEADER: [u8; 8] = *b"AMQP\x00\x01\x00\x00";
 
-/// The two connection acceptors, built once per front end.
+/// How connections are accepted: the acceptor for clients without SASL, built once, and the
+/// settings of the SASL acceptor, built per connection so that its [`Sasl`] can hand the
+/// connection the grant a PLAIN exchange verified.
 pub(crate) struct Acceptors {
-    sasl: ConnectionAcceptor<(), Sasl>,
     plain: ConnectionAcceptor<(), ()>,
+    max_frame_size: u32,
+    idle_ms: u32,
 }
 
 impl std::fmt::Debug for Acceptors {
@@ -47,20 +51,41 @@ impl Acceptors {
             .idle_time_out(idle_ms)
             .properties(pad::fields())
             .build();
-        let sasl = ConnectionAcceptor::builder()
-            .container_id("hubgate")
-            .max_frame_size(config.max_frame_size)
-            .channel_max(255u16)
-            .idle_time_out(idle_ms)
-            .properties(pad::fields())
-            .sasl_acceptor(Sasl)
-            .build();
-        Self { sasl, plain }
+        Self {
+            plain,
+            max_frame_size: config.max_frame_size,
+            idle_ms,
+        }
     }
+
+    fn sasl(&self, sasl: Sasl) -> ConnectionAcceptor<(), Sasl> {
+        ConnectionAcceptor::builder()
+            .container_id("hubgate")
+            .max_frame_size(self.max_frame_size)
+            .channel_max(255u16)
+            .idle_time_out(self.idle_ms)
+            .properties(pad::fields())
+            .sasl_acceptor(sasl)
+            .build()
+    }
+}
+
+/// What the sessions of one connection share.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    /// Where `$cbs` and `$management` replies go.
+    pub(crate) routes: nodes::Routes,
+    /// The connection's credentials.
+    pub(crate) access: Arc<Access>,
 }
 
 /// Serves one accepted client until it closes or `shutdown` fires.
 pub(crate) async fn handle(shared: Arc<Shared>, conn: Connection, shutdown: CancellationToken) {
+    // A verified TLS client certificate that maps to a policy authenticates the connection
+    // like SASL PLAIN does.
+    let certificate = conn
+        .client_cert_subject()
+        .and_then(|subject| shared.config.policies.authenticate_cert(subject));
     let Connection { mut stream, .. } = conn;
     let deadline = shared.config.handshake_timeout;
     let mut header = [0u8; 8];
@@ -80,8 +105,12 @@ pub(crate) async fn handle(shared: Arc<Shared>, conn: Connection, shutdown: Canc
         }
     }
     let io = Rewind::new(header, stream);
+    let sasl = Sasl::new(Arc::clone(&shared.config.policies));
     let accepted = match header {
-        SASL_HEADER => tokio::time::timeout(deadline, shared.acceptors.sasl.accept(io)).await,
+        SASL_HEADER => {
+            let acceptor = shared.acceptors.sasl(sasl.clone());
+            tokio::time::timeout(deadline, acceptor.accept(io)).await
+        }
         AMQP_HEADER => tokio::time::timeout(deadline, shared.acceptors.plain.accept(io)).await,
         other => {
             debug!(header = ?other, "unsupported protocol header");
@@ -103,16 +132,55 @@ pub(crate) async fn handle(shared: Arc<Shared>, conn: Connection, shutdown: Canc
             return;
         }
     };
-    debug!(sasl = header == SASL_HEADER, "connection open");
-    run(shared, handle, shutdown).await;
+    let access = Arc::new(Access::new(
+        Arc::clone(&shared.config.policies),
+        sasl.grant().or(certificate),
+    ));
+    debug!(
+        sasl = header == SASL_HEADER,
+        authenticated = access.authenticated(),
+        "connection open"
+    );
+    run(shared, handle, access, shutdown).await;
 }
 
-/// Accepts sessions until the connection ends; every session task ends with it.
-async fn run(shared: Arc<Shared>, mut conn: ListenerConnectionHandle, shutdown: CancellationToken) {
-    let routes = nodes::Routes::default();
+/// Accepts sessions until the connection ends; every session task ends with it. With access
+/// policies, a connection that has presented no valid credential within the configured
+/// `auth_timeout` is closed with `amqp:unauthorized-access`.
+async fn run(
+    shared: Arc<Shared>,
+    mut conn: ListenerConnectionHandle,
+    access: Arc<Access>,
+    shutdown: CancellationToken,
+) {
+    let scope = Scope {
+        routes: nodes::Routes::default(),
+        access,
+    };
     let mut sessions = JoinSet::new();
+    let auth_deadline = tokio::time::sleep(shared.config.auth_timeout);
+    tokio::pin!(auth_deadline);
+    let mut awaiting_auth = !scope.access.authenticated();
     loop {
         tokio::select! {
+            () = &mut auth_deadline, if awaiting_auth => {
+                awaiting_auth = false;
+                if !scope.access.authenticated() {
+                    debug!("no valid token in time; closing the connection");
+                    let error = amqp_error(
+                        AmqpError::UnauthorizedAccess,
+                        format!(
+                            "no valid token was put on $cbs within {} s of opening the connection",
+                            shared.config.auth_timeout.as_secs()
+                        ),
+                    );
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_secs(2),
+                        conn.close_with_error(error),
+                    ).await;
+                    return;
+                }
+            }
             () = shutdown.cancelled() => {
                 let error = amqp_error(ConnectionError::ConnectionForced, "the gateway is shutting down");
                 let _ = tokio::time::timeout(
@@ -134,7 +202,7 @@ async fn run(shared: Arc<Shared>, mut conn: ListenerConnectionHandle, shutdown: 
                             session::run(
                                 Arc::clone(&shared),
                                 session,
-                                routes.clone(),
+                                scope.clone(),
                                 shutdown.child_token(),
                             )
                             .in_current_span(),

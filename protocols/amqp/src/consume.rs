@@ -20,10 +20,11 @@ use fe2o3_amqp::types::messaging::DeliveryAnnotations;
 use fe2o3_amqp::types::performatives::Attach;
 use fe2o3_amqp::types::primitives::{OrderedMap, Symbol, Timestamp, Value};
 use fe2o3_amqp_types::messaging::annotations::OwnedKey;
-use hubgate_protocol::{CancellationToken, hub_or_create, metrics};
+use hubgate_protocol::{CancellationToken, Right, hub_or_create, metrics};
 use hubgate_storage::{HubName, PartitionId, PartitionState, TimeQuery};
 use tracing::debug;
 
+use crate::access::Access;
 use crate::error::Error;
 use crate::filter::{self, StartPosition};
 use crate::mapping::{self, BrokerAnnotations};
@@ -69,16 +70,34 @@ fn epoch(attach: &Attach) -> Result<Option<i64>, Error> {
     }
 }
 
-/// Checks the source of a receive link, registers the reader and resolves where it starts.
+/// What a receive link asks to read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    /// The hub.
+    pub(crate) hub: &'a str,
+    /// The consumer group.
+    pub(crate) group: &'a str,
+    /// The partition.
+    pub(crate) partition: u32,
+}
+
+/// Checks the connection may listen to the hub and the source of a receive link, registers
+/// the reader and resolves where it starts.
 pub(crate) async fn prepare(
     shared: &Shared,
+    access: &Access,
     attach: &Attach,
-    hub: &str,
-    group: &str,
-    index: u32,
+    reader: Reader<'_>,
 ) -> Result<(Plan, AcceptOptions), Error> {
+    let Reader {
+        hub,
+        group,
+        partition: index,
+    } = reader;
+    access.authorize(hub, Right::Listen)?;
     let name = HubName::new(hub)?;
-    let info = hub_or_create(shared.storage.as_ref(), &name, shared.config.auto_create).await?;
+    let auto_create = access.auto_create(hub, shared.config.auto_create);
+    let info = hub_or_create(shared.storage.as_ref(), &name, auto_create).await?;
     if index >= info.config.partitions {
         return Err(Error::NotFound(format!(
             "partition `{index}` of event hub `{hub}` does not exist"
@@ -177,20 +196,26 @@ fn last_enqueued(state: &PartitionState) -> DeliveryAnnotations {
 /// Why a consume link stops.
 enum Stop {
     Stolen,
+    Unauthorized,
     Shutdown,
     Detached,
     Failed(Error),
 }
 
-/// Delivers records until the link is detached, stolen or the gateway stops.
+/// Delivers records until the link is detached, stolen, no longer authorized (its token
+/// expired unrefreshed) or the gateway stops.
 pub(crate) async fn run(
     shared: Arc<Shared>,
+    access: Arc<Access>,
     mut sender: Sender,
     plan: Plan,
     shutdown: CancellationToken,
 ) {
     let stolen = plan.ownership.stolen.clone();
-    let stop = deliver(&shared, &mut sender, &plan, &stolen, &shutdown).await;
+    let stop = tokio::select! {
+        stop = deliver(&shared, &mut sender, &plan, &stolen, &shutdown) => stop,
+        () = access.revoked(plan.partition.hub.as_str(), Right::Listen) => Stop::Unauthorized,
+    };
     let error = match stop {
         Stop::Detached => {
             let _ = sender.close().await;
@@ -199,6 +224,10 @@ pub(crate) async fn run(
         Stop::Stolen => Error::Stolen(format!(
             "a receiver with a higher or equal owner level took over partition {}",
             plan.partition
+        )),
+        Stop::Unauthorized => Error::Unauthorized(format!(
+            "Unauthorized access. The token for '{}' expired and was not renewed.",
+            plan.partition.hub
         )),
         Stop::Shutdown => Error::ShuttingDown,
         Stop::Failed(error) => error,

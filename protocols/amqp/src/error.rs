@@ -37,6 +37,10 @@ pub enum Error {
     /// A feature this gateway does not offer.
     #[error("{0}")]
     NotImplemented(String),
+    /// The connection holds no credential that allows this (no token, an expired one, or one
+    /// whose policy lacks the right or the hub).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The gateway is shutting down.
     #[error("the gateway is shutting down")]
     ShuttingDown,
@@ -57,6 +61,7 @@ impl Error {
             Error::Stolen(_) => LinkError::Stolen.into(),
             Error::ResourceLimit(_) => AmqpError::ResourceLimitExceeded.into(),
             Error::NotImplemented(_) => AmqpError::NotImplemented.into(),
+            Error::Unauthorized(_) => AmqpError::UnauthorizedAccess.into(),
             Error::ShuttingDown => ConnectionError::ConnectionForced.into(),
             Error::Storage(S::NoSuchHub(_) | S::NoSuchPartition { .. }) => {
                 AmqpError::NotFound.into()
@@ -90,6 +95,8 @@ impl Error {
             ErrorCondition::AmqpError(AmqpError::NotFound) => 404,
             ErrorCondition::AmqpError(AmqpError::InvalidField | AmqpError::DecodeError) => 400,
             ErrorCondition::AmqpError(AmqpError::NotImplemented) => 501,
+            ErrorCondition::AmqpError(AmqpError::UnauthorizedAccess) => 401,
+            ErrorCondition::AmqpError(AmqpError::ResourceLimitExceeded) => 403,
             _ => 500,
         }
     }

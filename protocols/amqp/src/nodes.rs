@@ -13,12 +13,15 @@ use fe2o3_amqp::link::{Receiver, Sender};
 use fe2o3_amqp::types::definitions::AmqpError;
 use fe2o3_amqp::types::messaging::{AmqpValue, ApplicationProperties, Body, Message, Properties};
 use fe2o3_amqp::types::primitives::{Array, OrderedMap, SimpleValue, Timestamp, Value};
-use hubgate_protocol::{CancellationToken, hub_or_create};
+use hubgate_protocol::{CancellationToken, Right, hub_or_create};
 use hubgate_storage::{HubName, PartitionId};
 use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::Shared;
+use crate::access::Access;
+use crate::cbs;
+use crate::connection::Scope;
 use crate::error::{Error, amqp_error};
 use crate::mapping::AmqpMessage;
 
@@ -114,9 +117,10 @@ pub(crate) async fn request_link(
     shared: Arc<Shared>,
     mut receiver: Receiver,
     node: Node,
-    routes: Routes,
+    scope: Scope,
     shutdown: CancellationToken,
 ) {
+    let Scope { routes, access } = scope;
     loop {
         let delivery = tokio::select! {
             () = shutdown.cancelled() => {
@@ -140,8 +144,8 @@ pub(crate) async fn request_link(
         let request = delivery.into_message();
         let reply_to = request.properties.as_ref().and_then(|p| p.reply_to.clone());
         let reply = match node {
-            Node::Cbs => put_token(&request),
-            Node::Management => management(&shared, &request).await,
+            Node::Cbs => cbs::request(&access, &request),
+            Node::Management => management(&shared, &access, &request).await,
         };
         let reply = address_reply(reply, &request);
         let route = reply_to
@@ -159,11 +163,11 @@ pub(crate) async fn request_link(
     }
 }
 
-fn app_property<'a>(request: &'a AmqpMessage, name: &str) -> Option<&'a SimpleValue> {
+pub(crate) fn app_property<'a>(request: &'a AmqpMessage, name: &str) -> Option<&'a SimpleValue> {
     request.application_properties.as_ref()?.0.get(name)
 }
 
-fn app_string<'a>(request: &'a AmqpMessage, name: &str) -> Option<&'a str> {
+pub(crate) fn app_string<'a>(request: &'a AmqpMessage, name: &str) -> Option<&'a str> {
     match app_property(request, name)? {
         SimpleValue::String(s) => Some(s.as_str()),
         SimpleValue::Symbol(s) => Some(s.as_str()),
@@ -172,7 +176,7 @@ fn app_string<'a>(request: &'a AmqpMessage, name: &str) -> Option<&'a str> {
 }
 
 /// A reply with a status, a description and a body.
-fn reply(status: i32, description: &str, body: Value) -> AmqpMessage {
+pub(crate) fn reply(status: i32, description: &str, body: Value) -> AmqpMessage {
     let mut props = OrderedMap::new();
     // Event Hubs clients read `status-code`; pyamqp's management link also reads the Service
     // Bus spelling `statusDescription` for the text of an error.
@@ -192,7 +196,8 @@ fn reply(status: i32, description: &str, body: Value) -> AmqpMessage {
         .build()
 }
 
-fn error_reply(error: &Error) -> AmqpMessage {
+/// A reply carrying `error`'s status, text and condition.
+pub(crate) fn error_reply(error: &Error) -> AmqpMessage {
     let mut message = reply(error.status_code(), &error.to_string(), Value::Null);
     if let Some(app) = message.application_properties.as_mut() {
         let condition = serde_amqp::to_value(&error.condition())
@@ -220,24 +225,11 @@ fn address_reply(mut reply: AmqpMessage, request: &AmqpMessage) -> AmqpMessage {
     reply
 }
 
-/// `$cbs` put-token: the token is accepted and recorded (verification comes with SAS policies).
-fn put_token(request: &AmqpMessage) -> AmqpMessage {
-    match app_string(request, "operation") {
-        Some("put-token") => {
-            let audience = app_string(request, "name").unwrap_or_default();
-            let kind = app_string(request, "type").unwrap_or_default();
-            debug!(audience, kind, "token accepted");
-            reply(202, "Accepted", Value::Null)
-        }
-        other => error_reply(&Error::NotImplemented(format!(
-            "operation {other:?} is not supported by $cbs"
-        ))),
-    }
-}
-
-/// `$management` READ of `com.microsoft:eventhub` or `com.microsoft:partition`.
-async fn management(shared: &Shared, request: &AmqpMessage) -> AmqpMessage {
-    match management_read(shared, request).await {
+/// `$management` READ of `com.microsoft:eventhub` or `com.microsoft:partition`. With access
+/// policies it needs Listen or Send on the hub: the Python producer reads the partition list
+/// before its first send to a given partition, so a Send-only policy must be able to.
+async fn management(shared: &Shared, access: &Access, request: &AmqpMessage) -> AmqpMessage {
+    match management_read(shared, access, request).await {
         Ok(map) => reply(200, "OK", Value::Map(map)),
         Err(error) => {
             debug!(%error, "management request refused");
@@ -252,6 +244,7 @@ fn string(s: impl Into<String>) -> Value {
 
 async fn management_read(
     shared: &Shared,
+    access: &Access,
     request: &AmqpMessage,
 ) -> Result<OrderedMap<Value, Value>, Error> {
     let operation = app_string(request, "operation").unwrap_or_default();
@@ -262,8 +255,12 @@ async fn management_read(
     }
     let name = app_string(request, "name")
         .ok_or_else(|| Error::InvalidField("management request without `name`".into()))?;
+    access
+        .authorize(name, Right::Listen)
+        .or_else(|_| access.authorize(name, Right::Send))?;
     let hub = HubName::new(name)?;
-    let info = hub_or_create(shared.storage.as_ref(), &hub, shared.config.auto_create).await?;
+    let auto_create = access.auto_create(name, shared.config.auto_create);
+    let info = hub_or_create(shared.storage.as_ref(), &hub, auto_create).await?;
     let kind = app_string(request, "type").unwrap_or_default();
     let mut map = OrderedMap::new();
     match kind {
@@ -406,7 +403,8 @@ mod tests {
     }
 
     #[test]
-    fn put_token_is_accepted_with_the_request_id_type() {
+    fn replies_keep_the_request_id_type() {
+        let open = Access::new(Arc::default(), None);
         let id = MessageId::Uuid(Uuid::from([9u8; 16]));
         let req = request(
             id.clone(),
@@ -416,25 +414,29 @@ mod tests {
                 ("type", "servicebus.windows.net:sastoken"),
             ],
         );
-        let reply = address_reply(put_token(&req), &req);
+        let reply = address_reply(cbs::request(&open, &req), &req);
         assert_eq!(status(&reply), Some(&SimpleValue::Int(202)));
         assert_eq!(reply.properties.unwrap().correlation_id, Some(id));
         let bad = request(
             MessageId::String("x".into()),
             &[("operation", "delete-token")],
         );
-        assert_eq!(status(&put_token(&bad)), Some(&SimpleValue::Int(501)));
+        assert_eq!(
+            status(&cbs::request(&open, &bad)),
+            Some(&SimpleValue::Int(501))
+        );
     }
 
     #[tokio::test]
     async fn management_reads_have_the_event_hubs_keys_and_types() {
         let shared = shared();
+        let access = Access::new(Arc::default(), None);
         let hub = [
             ("operation", "READ"),
             ("type", "com.microsoft:eventhub"),
             ("name", "orders"),
         ];
-        let reply = management(&shared, &request(MessageId::Ulong(1), &hub)).await;
+        let reply = management(&shared, &access, &request(MessageId::Ulong(1), &hub)).await;
         assert_eq!(status(&reply), Some(&SimpleValue::Int(200)));
         let m = map(&reply);
         assert_eq!(get(&m, "name"), &Value::String("orders".into()));
@@ -449,7 +451,8 @@ mod tests {
             ("name", "orders"),
             ("partition", "1"),
         ];
-        let empty = map(&management(&shared, &request(MessageId::Ulong(2), &partition)).await);
+        let empty =
+            map(&management(&shared, &access, &request(MessageId::Ulong(2), &partition)).await);
         assert_eq!(get(&empty, "partition"), &Value::String("1".into()));
         assert_eq!(get(&empty, "begin_sequence_number"), &Value::Long(0));
         assert_eq!(
@@ -472,7 +475,8 @@ mod tests {
         let batch = RecordBatch::encode(&records, &EncodeOptions::default()).unwrap();
         let id = PartitionId::new(HubName::new("orders").unwrap(), 1);
         shared.storage.append(&id, batch).await.unwrap();
-        let full = map(&management(&shared, &request(MessageId::Ulong(3), &partition)).await);
+        let full =
+            map(&management(&shared, &access, &request(MessageId::Ulong(3), &partition)).await);
         assert_eq!(get(&full, "last_enqueued_sequence_number"), &Value::Long(2));
         assert_eq!(
             get(&full, "last_enqueued_offset"),
@@ -490,7 +494,7 @@ mod tests {
             ("name", "orders"),
             ("partition", "4"),
         ];
-        let reply = management(&shared, &request(MessageId::Ulong(4), &missing)).await;
+        let reply = management(&shared, &access, &request(MessageId::Ulong(4), &missing)).await;
         assert_eq!(status(&reply), Some(&SimpleValue::Int(404)));
         let condition = reply
             .application_properties
@@ -502,5 +506,53 @@ mod tests {
             condition,
             Some(SimpleValue::Symbol(Symbol::from("amqp:not-found")))
         );
+    }
+
+    #[tokio::test]
+    async fn management_reads_need_listen_or_send_when_policies_exist() {
+        use hubgate_protocol::sas::sign_token;
+        use hubgate_protocol::{Rights, SasPolicies, SasPolicy, Secret};
+        let shared = shared();
+        let policy = |name: &str, right: Right| SasPolicy {
+            name: name.into(),
+            key: Secret::new("k"),
+            rights: Rights::from(right),
+            hubs: vec![],
+            cert_subject: None,
+        };
+        let policies = Arc::new(
+            SasPolicies::new([
+                policy("sender", Right::Send),
+                policy("admin", Right::Manage),
+            ])
+            .unwrap(),
+        );
+        let read = |hub: &str| {
+            request(
+                MessageId::Ulong(1),
+                &[
+                    ("operation", "READ"),
+                    ("type", "com.microsoft:eventhub"),
+                    ("name", hub),
+                ],
+            )
+        };
+        let now = crate::access::now_secs();
+        let access = Access::new(Arc::clone(&policies), None);
+        let reply = management(&shared, &access, &read("orders")).await;
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(401)));
+        let token = sign_token("sender", &Secret::new("k"), "sb://h/", now + 60);
+        access.put_token("sb://h/", &token, now).unwrap();
+        // Send reads, but without Manage an unknown hub is not created.
+        let reply = management(&shared, &access, &read("orders")).await;
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(404)));
+        let admin = Access::new(
+            Arc::clone(&policies),
+            policies.authenticate_key("admin", b"k").ok(),
+        );
+        let reply = management(&shared, &admin, &read("orders")).await;
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(200)));
+        let reply = management(&shared, &access, &read("orders")).await;
+        assert_eq!(status(&reply), Some(&SimpleValue::Int(200)));
     }
 }

@@ -12,10 +12,13 @@ use fe2o3_amqp::link::{Receiver, RecvError};
 use fe2o3_amqp::types::messaging::{Body, Data};
 use fe2o3_amqp::types::performatives::Attach;
 use fe2o3_amqp::types::primitives::{Symbol, Value};
-use hubgate_protocol::{CancellationToken, hub_or_create, metrics, partition_for_key};
+use hubgate_protocol::{
+    AutoCreate, CancellationToken, Right, hub_or_create, metrics, partition_for_key,
+};
 use hubgate_storage::{EncodeOptions, HubName, PartitionId, Record, RecordBatch};
 use tracing::debug;
 
+use crate::access::Access;
 use crate::error::{Error, amqp_error};
 use crate::mapping::{self, AmqpMessage};
 use crate::session::AcceptOptions;
@@ -48,6 +51,7 @@ pub(crate) async fn prepare(
     attach: &Attach,
     hub: &str,
     partition: Option<u32>,
+    auto_create: AutoCreate,
 ) -> Result<(Target, AcceptOptions), Error> {
     let wants_idempotence = attach
         .desired_capabilities
@@ -59,7 +63,7 @@ pub(crate) async fn prepare(
         ));
     }
     let name = HubName::new(hub)?;
-    let info = hub_or_create(shared.storage.as_ref(), &name, shared.config.auto_create).await?;
+    let info = hub_or_create(shared.storage.as_ref(), &name, auto_create).await?;
     let partitions = NonZeroU32::new(info.config.partitions)
         .ok_or_else(|| Error::NotFound(format!("event hub `{hub}` has no partitions")))?;
     if let Some(p) = partition
@@ -88,18 +92,27 @@ pub(crate) async fn prepare(
     Ok((target, options))
 }
 
-/// Receives and stores transfers until the link or connection ends.
+/// Receives and stores transfers until the link or connection ends, or until the
+/// connection's credentials no longer allow sending to the hub (the link is then detached
+/// with `amqp:unauthorized-access`; a transfer being stored is finished first).
 pub(crate) async fn run(
     shared: Arc<Shared>,
+    access: Arc<Access>,
     mut receiver: Receiver,
     target: Target,
     shutdown: CancellationToken,
 ) {
+    let revoked = access.revoked(target.hub.as_str(), Right::Send);
+    tokio::pin!(revoked);
     loop {
         let delivery = tokio::select! {
             () = shutdown.cancelled() => {
                 let error = Error::ShuttingDown.to_amqp();
                 let _ = receiver.close_with_error(error).await;
+                return;
+            }
+            () = &mut revoked => {
+                close_unauthorized(receiver, &target).await;
                 return;
             }
             delivery = receiver.recv::<Body<Value>>() => delivery,
@@ -121,6 +134,11 @@ pub(crate) async fn run(
                 return;
             }
         };
+        if access.authorize(target.hub.as_str(), Right::Send).is_err() {
+            // Expired while this transfer was on its way: it is not stored.
+            close_unauthorized(receiver, &target).await;
+            return;
+        }
         let format = delivery.message_format().unwrap_or(0);
         let (info, message) = delivery.into_parts();
         let stored = ingest(&shared, &target, format, message).await;
@@ -139,6 +157,16 @@ pub(crate) async fn run(
             return;
         }
     }
+}
+
+/// Detaches a send link whose credentials expired.
+async fn close_unauthorized(receiver: Receiver, target: &Target) {
+    let error = Error::Unauthorized(format!(
+        "Unauthorized access. The token for '{}' expired and was not renewed.",
+        target.hub
+    ));
+    debug!(%error, "closing send link");
+    let _ = receiver.close_with_error(error.to_amqp()).await;
 }
 
 /// Turns one transfer into records and appends them; returns how many were stored.

@@ -14,13 +14,15 @@ use fe2o3_amqp::types::definitions::{
 use fe2o3_amqp::types::messaging::TargetArchetype;
 use fe2o3_amqp::types::performatives::Attach;
 use fe2o3_amqp::types::primitives::Symbol;
-use hubgate_protocol::CancellationToken;
+use hubgate_protocol::{CancellationToken, Right};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, debug_span};
 
+use crate::access::Access;
 use crate::address::{self, Address, DEFAULT_GROUP};
+use crate::connection::Scope;
 use crate::error::{Error, amqp_error};
-use crate::nodes::{self, Node, Routes};
+use crate::nodes::{self, Node};
 use crate::{Shared, consume, pad, publish};
 
 /// How long a refused link waits for the client to answer its Detach; the session takes no
@@ -73,7 +75,7 @@ pub(crate) async fn accept(
 pub(crate) async fn run(
     shared: Arc<Shared>,
     mut session: ListenerSessionHandle,
-    routes: Routes,
+    scope: Scope,
     shutdown: CancellationToken,
 ) {
     let mut links = JoinSet::new();
@@ -84,7 +86,7 @@ pub(crate) async fn run(
             attach = session.next_incoming_attach() => {
                 let Some(attach) = attach else { break };
                 let span = debug_span!("link", name = %attach.name, role = ?attach.role);
-                let attached = attach_link(&shared, &mut session, attach, &routes, &shutdown, &mut links)
+                let attached = attach_link(&shared, &mut session, attach, &scope, &shutdown, &mut links)
                     .instrument(span)
                     .await;
                 if !attached {
@@ -127,7 +129,7 @@ enum Plan {
     Consume(consume::Plan, AcceptOptions),
 }
 
-async fn plan(shared: &Arc<Shared>, attach: &Attach) -> Result<Plan, Error> {
+async fn plan(shared: &Arc<Shared>, access: &Access, attach: &Attach) -> Result<Plan, Error> {
     let remote_sends = attach.role == Role::Sender;
     let raw = if remote_sends {
         target_address(attach)
@@ -143,7 +145,10 @@ async fn plan(shared: &Arc<Shared>, attach: &Attach) -> Result<Plan, Error> {
         (_, Address::Cbs) => Ok(Plan::Node(Node::Cbs)),
         (_, Address::Management) => Ok(Plan::Node(Node::Management)),
         (true, Address::Hub { hub, partition }) => {
-            let (target, options) = publish::prepare(shared, attach, &hub, partition).await?;
+            access.authorize(&hub, Right::Send)?;
+            let auto_create = access.auto_create(&hub, shared.config.auto_create);
+            let (target, options) =
+                publish::prepare(shared, attach, &hub, partition, auto_create).await?;
             Ok(Plan::Publish(target, options))
         }
         (
@@ -153,8 +158,12 @@ async fn plan(shared: &Arc<Shared>, attach: &Attach) -> Result<Plan, Error> {
                 partition: Some(partition),
             },
         ) => {
-            let (plan, options) =
-                consume::prepare(shared, attach, &hub, DEFAULT_GROUP, partition).await?;
+            let reader = consume::Reader {
+                hub: &hub,
+                group: DEFAULT_GROUP,
+                partition,
+            };
+            let (plan, options) = consume::prepare(shared, access, attach, reader).await?;
             Ok(Plan::Consume(plan, options))
         }
         (
@@ -165,7 +174,12 @@ async fn plan(shared: &Arc<Shared>, attach: &Attach) -> Result<Plan, Error> {
                 partition,
             },
         ) => {
-            let (plan, options) = consume::prepare(shared, attach, &hub, &group, partition).await?;
+            let reader = consume::Reader {
+                hub: &hub,
+                group: &group,
+                partition,
+            };
+            let (plan, options) = consume::prepare(shared, access, attach, reader).await?;
             Ok(Plan::Consume(plan, options))
         }
         (
@@ -187,13 +201,14 @@ async fn attach_link(
     shared: &Arc<Shared>,
     session: &mut ListenerSessionHandle,
     attach: Attach,
-    routes: &Routes,
+    scope: &Scope,
     shutdown: &CancellationToken,
     links: &mut JoinSet<()>,
 ) -> bool {
     let token = shutdown.child_token();
     let reply_address = target_address(&attach);
-    match plan(shared, &attach).await {
+    let access = &scope.access;
+    match plan(shared, access, &attach).await {
         Err(error) => {
             debug!(%error, "link refused");
             return refuse(session, attach, error, shutdown).await;
@@ -201,13 +216,13 @@ async fn attach_link(
         Ok(Plan::Node(node)) => match accept(session, attach, AcceptOptions::default()).await {
             Ok(LinkEndpoint::Receiver(receiver)) => {
                 links.spawn(
-                    nodes::request_link(Arc::clone(shared), receiver, node, routes.clone(), token)
+                    nodes::request_link(Arc::clone(shared), receiver, node, scope.clone(), token)
                         .in_current_span(),
                 );
             }
             Ok(LinkEndpoint::Sender(sender)) => {
                 links.spawn(
-                    nodes::reply_link(sender, node, reply_address, routes.clone(), token)
+                    nodes::reply_link(sender, node, reply_address, scope.routes.clone(), token)
                         .in_current_span(),
                 );
             }
@@ -219,7 +234,14 @@ async fn attach_link(
         Ok(Plan::Publish(target, options)) => match accept(session, attach, options).await {
             Ok(LinkEndpoint::Receiver(receiver)) => {
                 links.spawn(
-                    publish::run(Arc::clone(shared), receiver, target, token).in_current_span(),
+                    publish::run(
+                        Arc::clone(shared),
+                        Arc::clone(access),
+                        receiver,
+                        target,
+                        token,
+                    )
+                    .in_current_span(),
                 );
             }
             Ok(LinkEndpoint::Sender(_)) => {}
@@ -230,8 +252,10 @@ async fn attach_link(
         },
         Ok(Plan::Consume(plan, options)) => match accept(session, attach, options).await {
             Ok(LinkEndpoint::Sender(sender)) => {
-                links
-                    .spawn(consume::run(Arc::clone(shared), sender, plan, token).in_current_span());
+                links.spawn(
+                    consume::run(Arc::clone(shared), Arc::clone(access), sender, plan, token)
+                        .in_current_span(),
+                );
             }
             Ok(LinkEndpoint::Receiver(_)) => {}
             Err(error) => {

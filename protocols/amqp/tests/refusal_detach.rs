@@ -33,6 +33,10 @@ struct Gateway {
 
 impl Gateway {
     async fn start() -> Self {
+        Self::start_with(AmqpConfig::default()).await
+    }
+
+    async fn start_with(config: AmqpConfig) -> Self {
         let storage = open(&StorageConfig::new("memory://".parse().unwrap())).unwrap();
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();
@@ -40,7 +44,7 @@ impl Gateway {
         let server = tokio::spawn(serve(
             Listener::plain(tcp),
             storage,
-            AmqpConfig::default(),
+            config,
             shutdown.clone(),
         ));
         Self {
@@ -294,5 +298,51 @@ async fn session_ended_right_after_a_refusal() {
             other => panic!("expected Close, got {other:?}"),
         }
     }
+    gateway.stop().await;
+}
+
+/// With access policies, a link from a connection holding no token is refused the same way:
+/// attached, then detached once with `amqp:unauthorized-access`, and nothing more once the
+/// client answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthorized_link_is_detached_once() {
+    use hubgate_protocol::{Right, Rights, SasPolicies, SasPolicy, Secret};
+    let policies = SasPolicies::new([SasPolicy {
+        name: "listener".into(),
+        key: Secret::new("k3y"),
+        rights: Rights::from(Right::Listen),
+        hubs: vec![],
+        cert_subject: None,
+    }])
+    .unwrap();
+    let gateway = Gateway::start_with(AmqpConfig {
+        policies: std::sync::Arc::new(policies),
+        ..AmqpConfig::default()
+    })
+    .await;
+    let mut client = RawClient::connect(gateway.addr).await;
+    client.attach_refused(0, "orders/Partitions/0").await;
+    let detach = loop {
+        match client.next(Duration::from_secs(5)).await {
+            Ok(Performative::Attach(_)) => {}
+            Ok(Performative::Detach(detach)) => break detach,
+            other => panic!("expected the refusal, got {other:?}"),
+        }
+    };
+    let error = detach.error.expect("refused without an error");
+    assert_eq!(
+        error.condition,
+        fe2o3_amqp::types::definitions::AmqpError::UnauthorizedAccess.into()
+    );
+    assert!(error.info.is_some(), "pyamqp needs the error's info");
+    client
+        .send(&Detach {
+            handle: Handle(0),
+            closed: true,
+            error: None,
+        })
+        .await;
+    // A second Detach would fail `next`; anything else arrives before End.
+    client.end_and_close().await;
     gateway.stop().await;
 }

@@ -27,6 +27,21 @@ struct Flow {
     bytes: u64,
 }
 
+/// One records/bytes counter, as [`Metrics::flows`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowTotal {
+    /// Which way the records moved.
+    pub direction: Direction,
+    /// The protocol that moved them.
+    pub protocol: &'static str,
+    /// The hub.
+    pub hub: String,
+    /// Records so far.
+    pub records: u64,
+    /// Payload bytes so far.
+    pub bytes: u64,
+}
+
 /// A rendered counter family: name, help, direction, which number of a [`Flow`].
 type Family = (&'static str, &'static str, Direction, fn(&Flow) -> u64);
 
@@ -136,6 +151,23 @@ impl Metrics {
             .unwrap_or(0)
     }
 
+    /// Every records/bytes counter so far, in (direction, protocol, hub) order: what the
+    /// admin API sums per protocol and per hub.
+    pub fn flows(&self) -> Vec<FlowTotal> {
+        let inner = self.lock();
+        inner
+            .flows
+            .iter()
+            .map(|((direction, protocol, hub), flow)| FlowTotal {
+                direction: *direction,
+                protocol,
+                hub: hub.clone(),
+                records: flow.records,
+                bytes: flow.bytes,
+            })
+            .collect()
+    }
+
     /// Appends every counter to `out` in the Prometheus text exposition format (0.0.4).
     pub fn render(&self, out: &mut String) {
         let inner = self.lock();
@@ -240,6 +272,19 @@ mod tests {
         assert_eq!(m.flow(Direction::In, "http", "orders"), (5, 50));
         assert_eq!(m.flow(Direction::Out, "http", "orders"), (0, 0));
         assert_eq!(m.requests("http", "201"), 2);
+        let flows = m.flows();
+        assert_eq!(flows.len(), 2);
+        assert_eq!(
+            flows[0],
+            FlowTotal {
+                direction: Direction::In,
+                protocol: "http",
+                hub: "orders".into(),
+                records: 5,
+                bytes: 50
+            }
+        );
+        assert_eq!(flows[1].direction, Direction::Out);
         let mut text = String::new();
         m.render(&mut text);
         assert!(text.contains("hubgate_records_in_total{protocol=\"http\",hub=\"orders\"} 5\n"));

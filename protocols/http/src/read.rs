@@ -9,14 +9,16 @@ use hubgate_storage::{HubName, PartitionId};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::peer::Peer;
 use crate::state::AppState;
 
 pub(crate) async fn hub(
     State(state): State<AppState>,
     Path(hub): Path<String>,
     headers: HeaderMap,
+    peer: Peer,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize(&headers, &hub, Right::Listen)?;
+    state.authorize(&headers, &peer, &hub, Right::Listen)?;
     let info = state.storage.hub(&HubName::new(hub)?).await?;
     let ids: Vec<String> = (0..info.config.partitions).map(|p| p.to_string()).collect();
     Ok(Json(json!({
@@ -34,8 +36,9 @@ pub(crate) async fn partition(
     State(state): State<AppState>,
     Path((hub, id)): Path<(String, String)>,
     headers: HeaderMap,
+    peer: Peer,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize(&headers, &hub, Right::Listen)?;
+    state.authorize(&headers, &peer, &hub, Right::Listen)?;
     let name = HubName::new(hub)?;
     let index = crate::ingest::parse_partition(&id)?;
     let info = state.storage.hub(&name).await?;

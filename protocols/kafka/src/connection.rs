@@ -18,8 +18,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use crate::authz::now_ms;
 use crate::dispatch::{Handler, Outcome};
 use crate::frame;
+use crate::sasl::{FAILED_AUTH_DELAY, Gate, Session};
 
 /// Requests read but not yet answered, per connection.
 const MAX_IN_FLIGHT: usize = 32;
@@ -32,7 +34,7 @@ pub(crate) async fn run(
     stream: Stream,
     peer: SocketAddr,
     handler: Arc<Handler>,
-    max_frame: usize,
+    session: Session,
     shutdown: CancellationToken,
 ) {
     let (reader, writer) = tokio::io::split(stream);
@@ -40,7 +42,7 @@ pub(crate) async fn run(
     let closing = CancellationToken::new();
     let write = write_loop(writer, pending_rx, closing.clone());
     let read = read_loop(
-        reader, peer, handler, max_frame, pending_tx, shutdown, closing,
+        reader, peer, handler, session, pending_tx, shutdown, closing,
     );
     // The writer finishes the responses already queued after the reader stops.
     let ((), ()) = tokio::join!(read, write);
@@ -50,18 +52,20 @@ async fn read_loop(
     mut reader: ReadHalf<Stream>,
     peer: SocketAddr,
     handler: Arc<Handler>,
-    max_frame: usize,
+    mut session: Session,
     pending: mpsc::Sender<JoinHandle<Outcome>>,
     shutdown: CancellationToken,
     closing: CancellationToken,
 ) {
     let idle = handler.config.limits.idle_timeout;
+    let max_frame = handler.config.limits.max_frame_bytes;
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
     // Completion signal of the previous ordered (non-fetch) request.
     let mut previous: Option<oneshot::Receiver<()>> = None;
     loop {
         loop {
-            let frame = match frame::decode(&mut buf, max_frame) {
+            let cap = session.frame_cap(&handler.credentials, max_frame);
+            let frame = match frame::decode(&mut buf, cap) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(e) => {
@@ -69,9 +73,37 @@ async fn read_loop(
                     return;
                 }
             };
+            let access = match session.gate(&handler.credentials, &frame, now_ms()) {
+                Gate::Pass(access) => access,
+                Gate::Close(reason) => {
+                    debug!(reason, "closing connection");
+                    return;
+                }
+                Gate::Sasl => {
+                    // The exchange changes what the next frames may do: run it here, after
+                    // every earlier request, before reading on.
+                    if let Some(earlier) = previous.take() {
+                        let _ = earlier.await;
+                    }
+                    let reply = session.handle(&handler, frame, now_ms());
+                    let answered = tokio::spawn(std::future::ready(reply.outcome));
+                    if pending.send(answered).await.is_err() {
+                        return;
+                    }
+                    if reply.close {
+                        tokio::time::sleep(FAILED_AUTH_DELAY).await;
+                        return;
+                    }
+                    continue;
+                }
+            };
             let handler = Arc::clone(&handler);
             let task = if Handler::is_concurrent(&frame) {
-                tokio::spawn(async move { handler.handle_ordered(frame, Some(peer), None).await })
+                tokio::spawn(async move {
+                    handler
+                        .handle_ordered(frame, Some(peer), access, None)
+                        .await
+                })
             } else {
                 let (done, next) = oneshot::channel::<()>();
                 let wait_for = previous.replace(next);
@@ -80,7 +112,9 @@ async fn read_loop(
                         // Err only means the earlier request finished by being dropped.
                         let _ = earlier.await;
                     }
-                    handler.handle_ordered(frame, Some(peer), Some(done)).await
+                    handler
+                        .handle_ordered(frame, Some(peer), access, Some(done))
+                        .await
                 })
             };
             if pending.send(task).await.is_err() {

@@ -13,11 +13,18 @@ use kafka_protocol::messages::{
     OffsetDeleteRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest,
     RequestHeader, ResponseHeader, SyncGroupRequest,
 };
+use kafka_protocol::messages::{
+    FetchResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, OffsetDeleteResponse,
+    SyncGroupResponse,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, decode_request_header_from_buffer};
 use tokio::sync::oneshot;
 use tracing::{Instrument, debug, debug_span, error};
 
+use crate::authz::producer::ProducerOwners;
+use crate::authz::{Access, groups as group_authz, topics as topic_authz};
 use crate::group::Coordinator;
+use crate::sasl::credentials::Credentials;
 use crate::txn::TxnCoordinator;
 use crate::{
     KafkaConfig, alter_configs, api_versions, create_partitions, create_topics, delete_groups,
@@ -49,6 +56,10 @@ pub struct Handler {
     pub(crate) groups: Coordinator,
     /// The transaction coordinator.
     pub(crate) txns: TxnCoordinator,
+    /// What SASL checks credentials against.
+    pub(crate) credentials: Credentials,
+    /// Which policy obtained each producer id.
+    pub(crate) producer_owners: ProducerOwners,
 }
 
 /// Who sent a request, as DescribeGroups reports group members.
@@ -58,6 +69,8 @@ pub struct Client {
     pub(crate) id: String,
     /// The peer's address as Kafka prints it (`/127.0.0.1`).
     pub(crate) host: String,
+    /// What the connection's authentication allows.
+    pub(crate) access: Access,
 }
 
 impl Handler {
@@ -65,12 +78,18 @@ impl Handler {
     pub fn new(storage: SharedStorage, config: KafkaConfig) -> Self {
         let groups = Coordinator::new(std::sync::Arc::clone(&storage), config.groups.clone());
         let txns = TxnCoordinator::new(std::sync::Arc::clone(&storage));
+        let credentials = Credentials::new(std::sync::Arc::clone(&config.policies));
+        config
+            .group_directory
+            .publish(std::sync::Arc::new(groups.clone()));
         Self {
             storage,
             config,
             bound: crate::broker_configs::Bound::default(),
             groups,
             txns,
+            credentials,
+            producer_owners: ProducerOwners::default(),
         }
     }
 
@@ -80,19 +99,23 @@ impl Handler {
         frame.len() >= 2 && i16::from_be_bytes([frame[0], frame[1]]) == ApiKey::Fetch as i16
     }
 
-    /// Handles one request frame (without its size prefix).
+    /// Handles one request frame (without its size prefix) as an unauthenticated client: with
+    /// policies configured, only what needs no right is served.
     pub async fn handle(&self, frame: Bytes) -> Outcome {
-        self.handle_ordered(frame, None, None).await
+        let access = Access::unauthenticated(self.credentials.secured());
+        self.handle_ordered(frame, None, access, None).await
     }
 
     /// As [`Handler::handle`], dropping `started` as soon as the next request on the connection
     /// may start: for a Produce once its appends are issued (offsets assigned), otherwise when
     /// the request is done.
-    /// `peer` is the client's address, when known.
+    /// `peer` is the client's address, when known; `access` what the connection's
+    /// authentication allows.
     pub async fn handle_ordered(
         &self,
         frame: Bytes,
         peer: Option<SocketAddr>,
+        access: Access,
         started: Option<oneshot::Sender<()>>,
     ) -> Outcome {
         if frame.len() < crate::frame::MIN_REQUEST_LEN {
@@ -146,6 +169,7 @@ impl Handler {
                     .map(ToString::to_string)
                     .unwrap_or_default(),
                 host: peer.map(|p| format!("/{}", p.ip())).unwrap_or_default(),
+                access,
             };
             self.route(api, version, header, body, &client, started)
                 .await
@@ -164,6 +188,7 @@ impl Handler {
         started: Option<oneshot::Sender<()>>,
     ) -> Outcome {
         let id = header.correlation_id;
+        let access = &client.access;
         macro_rules! decode {
             ($ty:ty) => {
                 match <$ty>::decode(&mut body, version) {
@@ -182,28 +207,45 @@ impl Handler {
             }
             ApiKey::Metadata => {
                 let request = decode!(MetadataRequest);
-                let response = metadata::handle(self, request, version).await;
+                let response = metadata::handle(self, request, version, access).await;
                 encode(api, version, id, &response)
             }
             ApiKey::Produce => {
-                let request = decode!(ProduceRequest);
+                let mut request = decode!(ProduceRequest);
+                let denied = topic_authz::produce(access, &mut request);
                 match produce::handle(self, request, version, started).await {
-                    Some(response) => encode(api, version, id, &response),
+                    Some(mut response) => {
+                        response.responses.extend(denied);
+                        encode(api, version, id, &response)
+                    }
                     None => Outcome::NoResponse,
                 }
             }
             ApiKey::Fetch => {
-                let request = decode!(FetchRequest);
-                let response = fetch::handle(self, request, version).await;
+                let mut request = decode!(FetchRequest);
+                let denied = topic_authz::fetch(access, &mut request);
+                let mut response = if request.topics.is_empty() && !denied.is_empty() {
+                    FetchResponse::default()
+                } else {
+                    fetch::handle(self, request, version).await
+                };
+                response.responses.extend(denied);
                 encode(api, version, id, &response)
             }
             ApiKey::ListOffsets => {
-                let request = decode!(ListOffsetsRequest);
-                let response = list_offsets::handle(self, request, version).await;
+                let mut request = decode!(ListOffsetsRequest);
+                let denied = topic_authz::list_offsets(access, &mut request);
+                let mut response = list_offsets::handle(self, request, version).await;
+                response.topics.extend(denied);
                 encode(api, version, id, &response)
             }
             ApiKey::FindCoordinator => {
                 let request = decode!(FindCoordinatorRequest);
+                if let Some(denied) =
+                    group_authz::find_coordinator_denied(access, &request, version)
+                {
+                    return encode(api, version, id, &denied);
+                }
                 encode(
                     api,
                     version,
@@ -212,59 +254,62 @@ impl Handler {
                 )
             }
             ApiKey::InitProducerId => {
-                let request = decode!(InitProducerIdRequest);
-                encode(
-                    api,
-                    version,
-                    id,
-                    &init_producer_id::handle(self, request, version).await,
-                )
+                let mut request = decode!(InitProducerIdRequest);
+                if let Err(denied) = self.producer_owners.check(access, &mut request) {
+                    return encode(api, version, id, &denied);
+                }
+                let response = init_producer_id::handle(self, request, version).await;
+                self.producer_owners.record(access, &response);
+                encode(api, version, id, &response)
             }
             ApiKey::CreateTopics => {
-                let request = decode!(CreateTopicsRequest);
-                let response = create_topics::handle(self, request, version).await;
+                let mut request = decode!(CreateTopicsRequest);
+                let denied = topic_authz::create_topics(access, &mut request);
+                let mut response = create_topics::handle(self, request, version).await;
+                response.topics.extend(denied);
                 encode(api, version, id, &response)
             }
             ApiKey::DeleteTopics => {
-                let request = decode!(DeleteTopicsRequest);
-                let response = delete_topics::handle(self, request, version).await;
+                let mut request = decode!(DeleteTopicsRequest);
+                let denied = topic_authz::delete_topics(access, &mut request);
+                let mut response = delete_topics::handle(self, request, version).await;
+                response.responses.extend(denied);
                 encode(api, version, id, &response)
             }
             ApiKey::CreatePartitions => {
-                let request = decode!(CreatePartitionsRequest);
-                encode(
-                    api,
-                    version,
-                    id,
-                    &create_partitions::handle(self, request).await,
-                )
+                let mut request = decode!(CreatePartitionsRequest);
+                let denied = topic_authz::create_partitions(access, &mut request);
+                let mut response = create_partitions::handle(self, request).await;
+                response.results.extend(denied);
+                encode(api, version, id, &response)
             }
             ApiKey::DescribeConfigs => {
-                let request = decode!(DescribeConfigsRequest);
-                let response = describe_configs::handle(self, request, version).await;
+                let mut request = decode!(DescribeConfigsRequest);
+                let denied = topic_authz::describe_configs(access, &mut request);
+                let mut response = describe_configs::handle(self, request, version).await;
+                response.results.extend(denied);
                 encode(api, version, id, &response)
             }
             ApiKey::AlterConfigs => {
-                let request = decode!(AlterConfigsRequest);
-                encode(api, version, id, &alter_configs::alter(self, request).await)
+                let mut request = decode!(AlterConfigsRequest);
+                let denied = topic_authz::alter_configs(access, &mut request);
+                let mut response = alter_configs::alter(self, request).await;
+                response.responses.extend(denied);
+                encode(api, version, id, &response)
             }
             ApiKey::IncrementalAlterConfigs => {
-                let request = decode!(IncrementalAlterConfigsRequest);
-                encode(
-                    api,
-                    version,
-                    id,
-                    &alter_configs::incremental(self, request).await,
-                )
+                let mut request = decode!(IncrementalAlterConfigsRequest);
+                let denied = topic_authz::incremental_alter_configs(access, &mut request);
+                let mut response = alter_configs::incremental(self, request).await;
+                response.responses.extend(denied);
+                encode(api, version, id, &response)
             }
             ApiKey::DeleteRecords => {
-                let request = decode!(DeleteRecordsRequest);
-                encode(
-                    api,
-                    version,
-                    id,
-                    &delete_records::handle(self, request).await,
-                )
+                let mut request = decode!(DeleteRecordsRequest);
+                let denied = topic_authz::delete_records(access, &mut request);
+                let mut response = delete_records::handle(self, request).await;
+                response.topics.extend(denied);
+                encode(api, version, id, &response)
             }
             ApiKey::DescribeCluster => {
                 let request = decode!(DescribeClusterRequest);
@@ -276,56 +321,98 @@ impl Handler {
                 )
             }
             ApiKey::OffsetForLeaderEpoch => {
-                let request = decode!(OffsetForLeaderEpochRequest);
-                let response = offset_for_leader_epoch::handle(self, request).await;
+                let mut request = decode!(OffsetForLeaderEpochRequest);
+                let denied = topic_authz::offset_for_leader_epoch(access, &mut request);
+                let mut response = offset_for_leader_epoch::handle(self, request).await;
+                response.topics.extend(denied);
                 encode(api, version, id, &response)
             }
             ApiKey::DescribeTopicPartitions => {
                 let request = decode!(kafka_protocol::messages::DescribeTopicPartitionsRequest);
-                let response = crate::describe_topic_partitions::handle(self, request).await;
+                let listed_all = request.topics.is_empty();
+                let mut response = crate::describe_topic_partitions::handle(self, request).await;
+                topic_authz::describe_topic_partitions(access, listed_all, &mut response);
                 encode(api, version, id, &response)
             }
             ApiKey::JoinGroup => {
                 let request = decode!(JoinGroupRequest);
+                if let Some(code) = group_authz::group_denied(access) {
+                    let denied = JoinGroupResponse::default()
+                        .with_error_code(code)
+                        .with_generation_id(-1);
+                    return encode(api, version, id, &denied);
+                }
                 let response = join_group::handle(self, request, version, client).await;
                 encode(api, version, id, &response)
             }
             ApiKey::SyncGroup => {
                 let request = decode!(SyncGroupRequest);
+                if let Some(code) = group_authz::group_denied(access) {
+                    let denied = SyncGroupResponse::default().with_error_code(code);
+                    return encode(api, version, id, &denied);
+                }
                 let response = sync_group::handle(self, request, version).await;
                 encode(api, version, id, &response)
             }
             ApiKey::Heartbeat => {
                 let request = decode!(HeartbeatRequest);
+                if let Some(code) = group_authz::group_denied(access) {
+                    let denied = HeartbeatResponse::default().with_error_code(code);
+                    return encode(api, version, id, &denied);
+                }
                 encode(api, version, id, &heartbeat::handle(self, request).await)
             }
             ApiKey::LeaveGroup => {
                 let request = decode!(LeaveGroupRequest);
+                if let Some(code) = group_authz::group_denied(access) {
+                    let denied = LeaveGroupResponse::default().with_error_code(code);
+                    return encode(api, version, id, &denied);
+                }
                 let response = leave_group::handle(self, request, version).await;
                 encode(api, version, id, &response)
             }
             ApiKey::OffsetCommit => {
-                let request = decode!(OffsetCommitRequest);
-                let response = offset_commit::handle(self, request, version).await;
+                let mut request = decode!(OffsetCommitRequest);
+                let denied = match group_authz::offset_commit(access, &mut request) {
+                    Ok(denied) => denied,
+                    Err(refused) => return encode(api, version, id, &refused),
+                };
+                let mut response = offset_commit::handle(self, request, version).await;
+                response.topics.extend(denied);
                 encode(api, version, id, &response)
             }
             ApiKey::OffsetFetch => {
                 let request = decode!(OffsetFetchRequest);
-                let response = offset_fetch::handle(self, request, version).await;
+                if let Some(denied) = group_authz::offset_fetch_denied(access, &request, version) {
+                    return encode(api, version, id, &denied);
+                }
+                let asked = request.clone();
+                let mut response = offset_fetch::handle(self, request, version).await;
+                group_authz::offset_fetch_topics(access, &asked, &mut response);
                 encode(api, version, id, &response)
             }
             ApiKey::ListGroups => {
                 let request = decode!(ListGroupsRequest);
-                let response = list_groups::handle(self, request, version).await;
+                let mut response = list_groups::handle(self, request, version).await;
+                if !group_authz::may_join(access) {
+                    response.groups.clear();
+                }
                 encode(api, version, id, &response)
             }
             ApiKey::DescribeGroups => {
-                let request = decode!(DescribeGroupsRequest);
-                let response = describe_groups::handle(self, request, version).await;
+                let mut request = decode!(DescribeGroupsRequest);
+                let denied = group_authz::describe_groups(access, &mut request.groups);
+                let mut response = describe_groups::handle(self, request, version).await;
+                response.groups.extend(denied);
                 encode(api, version, id, &response)
             }
             ApiKey::OffsetDelete => {
                 let request = decode!(OffsetDeleteRequest);
+                if !access.holds(hubgate_protocol::Right::Manage) {
+                    let denied = OffsetDeleteResponse::default()
+                        .with_error_code(crate::error::code::GROUP_AUTHORIZATION_FAILED);
+                    return encode(api, version, id, &denied);
+                }
                 encode(
                     api,
                     version,
@@ -334,47 +421,76 @@ impl Handler {
                 )
             }
             ApiKey::DeleteGroups => {
-                let request = decode!(DeleteGroupsRequest);
-                encode(
-                    api,
-                    version,
-                    id,
-                    &delete_groups::handle(self, request).await,
-                )
+                let mut request = decode!(DeleteGroupsRequest);
+                let denied = group_authz::delete_groups(access, &mut request.groups_names);
+                let mut response = delete_groups::handle(self, request).await;
+                response.results.extend(denied);
+                encode(api, version, id, &response)
             }
             ApiKey::AddPartitionsToTxn => {
                 let request = decode!(kafka_protocol::messages::AddPartitionsToTxnRequest);
+                if let Some(denied) = crate::authz::txn::add_partitions(access, &request) {
+                    return encode(api, version, id, &denied);
+                }
                 let response = crate::add_partitions_to_txn::handle(self, request, version).await;
                 encode(api, version, id, &response)
             }
             ApiKey::AddOffsetsToTxn => {
                 let request = decode!(kafka_protocol::messages::AddOffsetsToTxnRequest);
+                if let Some(code) = crate::authz::txn::add_offsets_denied(access) {
+                    let denied = kafka_protocol::messages::AddOffsetsToTxnResponse::default()
+                        .with_error_code(code);
+                    return encode(api, version, id, &denied);
+                }
                 let response = crate::add_offsets_to_txn::handle(self, request, version).await;
                 encode(api, version, id, &response)
             }
             ApiKey::EndTxn => {
                 let request = decode!(kafka_protocol::messages::EndTxnRequest);
+                if let Some(code) = crate::authz::txn::txn_denied(access) {
+                    let denied =
+                        kafka_protocol::messages::EndTxnResponse::default().with_error_code(code);
+                    return encode(api, version, id, &denied);
+                }
                 let response = crate::end_txn::handle(self, request, version).await;
                 encode(api, version, id, &response)
             }
             ApiKey::TxnOffsetCommit => {
-                let request = decode!(kafka_protocol::messages::TxnOffsetCommitRequest);
-                let response = crate::txn_offset_commit::handle(self, request, version).await;
+                let mut request = decode!(kafka_protocol::messages::TxnOffsetCommitRequest);
+                let denied = match crate::authz::txn::txn_offset_commit(access, &mut request) {
+                    Err(all) => {
+                        let response = kafka_protocol::messages::TxnOffsetCommitResponse::default()
+                            .with_topics(all);
+                        return encode(api, version, id, &response);
+                    }
+                    Ok(denied) => denied,
+                };
+                let mut response = crate::txn_offset_commit::handle(self, request, version).await;
+                response.topics.extend(denied);
                 encode(api, version, id, &response)
             }
             ApiKey::DescribeTransactions => {
                 let request = decode!(kafka_protocol::messages::DescribeTransactionsRequest);
+                if let Some(denied) = crate::authz::txn::describe_transactions(access, &request) {
+                    return encode(api, version, id, &denied);
+                }
                 let response = crate::describe_transactions::handle(self, request);
                 encode(api, version, id, &response)
             }
             ApiKey::ListTransactions => {
                 let request = decode!(kafka_protocol::messages::ListTransactionsRequest);
+                if !crate::authz::txn::may_list_transactions(access) {
+                    let empty = kafka_protocol::messages::ListTransactionsResponse::default();
+                    return encode(api, version, id, &empty);
+                }
                 let response = crate::list_transactions::handle(self, request, version);
                 encode(api, version, id, &response)
             }
             ApiKey::DescribeProducers => {
-                let request = decode!(kafka_protocol::messages::DescribeProducersRequest);
-                let response = crate::describe_producers::handle(self, request).await;
+                let mut request = decode!(kafka_protocol::messages::DescribeProducersRequest);
+                let denied = crate::authz::txn::describe_producers(access, &mut request);
+                let mut response = crate::describe_producers::handle(self, request).await;
+                response.topics.extend(denied);
                 encode(api, version, id, &response)
             }
             _ => Outcome::Close("API not served"),
@@ -383,7 +499,12 @@ impl Handler {
 }
 
 /// Encodes a response frame: size, header (version chosen by the API), body.
-fn encode<R: Encodable>(api: ApiKey, version: i16, correlation_id: i32, body: &R) -> Outcome {
+pub(crate) fn encode<R: Encodable>(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &R,
+) -> Outcome {
     let header_version = api.response_header_version(version);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let mut out = BytesMut::new();

@@ -24,6 +24,11 @@ pub(crate) mod code {
     pub(crate) const UNKNOWN_MEMBER_ID: i16 = 25;
     pub(crate) const INVALID_SESSION_TIMEOUT: i16 = 26;
     pub(crate) const REBALANCE_IN_PROGRESS: i16 = 27;
+    pub(crate) const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    pub(crate) const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+    pub(crate) const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+    pub(crate) const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+    pub(crate) const ILLEGAL_SASL_STATE: i16 = 34;
     pub(crate) const UNSUPPORTED_VERSION: i16 = 35;
     pub(crate) const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub(crate) const INVALID_PARTITIONS: i16 = 37;
@@ -41,6 +46,7 @@ pub(crate) mod code {
     pub(crate) const CONCURRENT_TRANSACTIONS: i16 = 51;
     pub(crate) const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
     pub(crate) const OPERATION_NOT_ATTEMPTED: i16 = 55;
+    pub(crate) const SASL_AUTHENTICATION_FAILED: i16 = 58;
     pub(crate) const UNKNOWN_PRODUCER_ID: i16 = 59;
     pub(crate) const NON_EMPTY_GROUP: i16 = 68;
     pub(crate) const GROUP_ID_NOT_FOUND: i16 = 69;

@@ -29,6 +29,10 @@
 //!   `add_offsets_to_txn`, `txn_offset_commit` and `end_txn`; markers, the last stable offset
 //!   and read-committed reads are storage's (`hubgate_storage::Transactions`). Operators see
 //!   them through `describe_transactions`, `list_transactions` and `describe_producers`.
+//! - `sasl`: SASL authentication (SaslHandshake, SaslAuthenticate, PLAIN with Event Hubs
+//!   connection strings, SCRAM-SHA-256/512, KIP-368 session lifetimes), one `Session` per
+//!   connection, gated in the reader before a frame is decoded.
+//! - `authz`: the right each API needs (Send, Listen, Manage) and where Kafka puts the denial.
 //! - `error`: storage errors mapped to Kafka error codes, once.
 //!
 //! # Data flow
@@ -43,6 +47,7 @@ mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 mod alter_configs;
 mod api_versions;
+mod authz;
 mod broker_configs;
 mod configs;
 mod connection;
@@ -80,6 +85,7 @@ mod offset_for_leader_epoch;
 mod precheck;
 mod produce;
 mod produce_legacy;
+mod sasl;
 mod sync_group;
 mod topic_id;
 mod txn;
@@ -88,10 +94,11 @@ pub mod versions;
 
 use std::sync::Arc;
 
-use hubgate_protocol::{AutoCreate, Limits, Listener, ListenerConfig};
+use hubgate_protocol::{AutoCreate, Limits, Listener, ListenerConfig, SasPolicies};
 use hubgate_storage::SharedStorage;
 use tokio_util::sync::CancellationToken;
 
+pub use authz::Access;
 pub use dispatch::{Client, Handler, Outcome};
 pub use group::GroupConfig;
 
@@ -112,6 +119,12 @@ pub struct KafkaConfig {
     pub listener: ListenerConfig,
     /// Consumer-group coordinator settings.
     pub groups: GroupConfig,
+    /// The gateway's access policies. Empty: open mode (SASL PLAIN accepts anything, clients
+    /// without SASL are served); otherwise every connection authenticates with SASL first.
+    pub policies: Arc<SasPolicies>,
+    /// Where the coordinator publishes its live groups for other front ends (the HTTP admin
+    /// API); the default slot is read by no one.
+    pub group_directory: hubgate_protocol::GroupDirectorySlot,
 }
 
 impl KafkaConfig {
@@ -125,6 +138,8 @@ impl KafkaConfig {
             limits: Limits::default(),
             listener: ListenerConfig::new("kafka"),
             groups: GroupConfig::default(),
+            policies: Arc::default(),
+            group_directory: hubgate_protocol::GroupDirectorySlot::default(),
         }
     }
 }
@@ -146,7 +161,6 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let listener_config = config.listener.clone();
-    let max_frame = config.limits.max_frame_bytes;
     let mut handler = Handler::new(storage, config);
     handler.bound = broker_configs::Bound {
         addr: listener.local_addr().ok(),
@@ -157,7 +171,11 @@ pub async fn serve(
     let handler = Arc::new(handler);
     hubgate_protocol::serve(listener, listener_config, shutdown, move |conn, token| {
         let handler = Arc::clone(&handler);
-        async move { connection::run(conn.stream, conn.peer, handler, max_frame, token).await }
+        let certificate = conn
+            .client_cert_subject()
+            .and_then(|subject| handler.config.policies.authenticate_cert(subject));
+        let session = sasl::Session::from_certificate(certificate);
+        async move { connection::run(conn.stream, conn.peer, handler, session, token).await }
     })
     .await
 }

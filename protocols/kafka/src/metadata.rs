@@ -1,7 +1,9 @@
 //! Metadata (key 3): this broker, and the requested topics (hubs), auto-creating them when the
-//! client and the gateway both allow it.
+//! client and the gateway both allow it. With policies, only the hubs the client's grant covers
+//! are listed, a named hub it does not cover gets TOPIC_AUTHORIZATION_FAILED (29) whether it
+//! exists or not, and auto-creation needs Manage on the name (else 29 as well).
 
-use hubgate_protocol::{AutoCreate, hub_or_create};
+use hubgate_protocol::{AutoCreate, Right, hub_or_create};
 use hubgate_storage::{HubInfo, HubName};
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -10,6 +12,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 
 use crate::NODE_ID;
+use crate::authz::Access;
 use crate::dispatch::Handler;
 use crate::error::{code, storage_code};
 use crate::topic_id::topic_id;
@@ -19,6 +22,7 @@ pub(crate) async fn handle(
     h: &Handler,
     request: MetadataRequest,
     version: i16,
+    access: &Access,
 ) -> MetadataResponse {
     // v0 has no null topic list: an empty one means every topic.
     let requested = match request.topics {
@@ -33,7 +37,11 @@ pub(crate) async fn handle(
     let mut topics = Vec::new();
     match requested {
         None => match h.storage.hubs().await {
-            Ok(hubs) => topics.extend(hubs.iter().map(|hub| describe(hub, version))),
+            Ok(hubs) => topics.extend(
+                hubs.iter()
+                    .filter(|hub| access.sees(hub.name.as_str()))
+                    .map(|hub| describe(hub, version)),
+            ),
             Err(e) => {
                 storage_code(&e);
             }
@@ -41,8 +49,31 @@ pub(crate) async fn handle(
         Some(list) => {
             for t in list {
                 let topic = match t.name {
-                    Some(name) => lookup(h, &name, auto, version).await,
-                    None => by_id(h, t.topic_id, version).await,
+                    Some(name) if !access.sees(name.as_str()) => denied(name),
+                    Some(name) => {
+                        let may_create = access.allows(name.as_str(), Right::Manage);
+                        let own = AutoCreate {
+                            enabled: auto.enabled && may_create,
+                            ..auto
+                        };
+                        let topic = lookup(h, &name, own, version).await;
+                        if auto.enabled
+                            && !may_create
+                            && topic.error_code == code::UNKNOWN_TOPIC_OR_PARTITION
+                        {
+                            denied(name)
+                        } else {
+                            topic
+                        }
+                    }
+                    None => match by_id(h, t.topic_id, version).await {
+                        topic if topic.name.as_ref().is_some_and(|n| !access.sees(n)) => {
+                            MetadataResponseTopic::default()
+                                .with_topic_id(t.topic_id)
+                                .with_error_code(code::TOPIC_AUTHORIZATION_FAILED)
+                        }
+                        topic => topic,
+                    },
                 };
                 topics.push(topic);
             }
@@ -58,6 +89,13 @@ pub(crate) async fn handle(
         response.cluster_id = Some(StrBytes::from_string(h.config.cluster_id.clone()));
     }
     response
+}
+
+/// A topic the client may not see (or create): 29, no partitions, no id.
+fn denied(name: TopicName) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_name(Some(name))
+        .with_error_code(code::TOPIC_AUTHORIZATION_FAILED)
 }
 
 /// This broker as Metadata, DescribeCluster and friends describe it.

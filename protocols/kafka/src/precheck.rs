@@ -429,6 +429,13 @@ static LAYOUTS: &[Layout] = &[
         ],
     },
     Layout {
+        api: ApiKey::SaslHandshake,
+        min: 0,
+        max: 1,
+        flexible_from: LAST,
+        body: &[all(STR)], // mechanism
+    },
+    Layout {
         api: ApiKey::ApiVersions,
         min: 0,
         max: 4,
@@ -616,6 +623,13 @@ static LAYOUTS: &[Layout] = &[
             ]),
             all(BOOL), // validate only
         ],
+    },
+    Layout {
+        api: ApiKey::SaslAuthenticate,
+        min: 0,
+        max: 2,
+        flexible_from: 2,
+        body: &[all(BYTES)], // auth bytes
     },
     Layout {
         api: ApiKey::CreatePartitions,
@@ -1030,6 +1044,8 @@ mod tests {
             Metadata => MetadataRequest,
             FindCoordinator => FindCoordinatorRequest,
             ApiVersions => ApiVersionsRequest,
+            SaslHandshake => SaslHandshakeRequest,
+            SaslAuthenticate => SaslAuthenticateRequest,
             CreateTopics => CreateTopicsRequest,
             DeleteTopics => DeleteTopicsRequest,
             DeleteRecords => DeleteRecordsRequest,

@@ -9,6 +9,8 @@
 //! (v0–3) and the versions before KIP-890's TRANSACTION_ABORTABLE and implicit partition
 //! registration (EndTxn, AddOffsetsToTxn, TxnOffsetCommit v0–3); no `transaction.version`
 //! feature is advertised, so no client uses transactions v2.
+//! SaslHandshake and SaslAuthenticate are always advertised, with or without policies, so a
+//! client configured for SASL connects either way.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -54,6 +56,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::SyncGroup, 0, 5),
     api(ApiKey::DescribeGroups, 0, 5),
     api(ApiKey::ListGroups, 0, 5),
+    api(ApiKey::SaslHandshake, 0, 1),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::DeleteTopics, 1, 6),
@@ -66,6 +69,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::TxnOffsetCommit, 0, 3),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::DeleteGroups, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),

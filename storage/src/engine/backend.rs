@@ -196,3 +196,32 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Makes every completed write durable. Called from one flusher thread at a time.
     fn sync(&self) -> Result<()>;
 }
+
+/// What a decision of [`ObjectBackend::swap_object`] does: `None` leaves the object alone,
+/// `Some(None)` deletes it, `Some(Some(object))` stores `object`.
+pub(crate) type ObjectChange = Option<Option<crate::objects::StoredObject>>;
+
+/// Where a backend keeps [`Objects`](crate::Objects).
+pub(crate) trait ObjectBackend {
+    /// The object under `key`.
+    fn object(&self, key: &[u8]) -> Result<Option<crate::objects::StoredObject>>;
+
+    /// Atomically applies what `decide` answers for the current object (it may be asked more
+    /// than once when another writer got in between); returns whether anything changed.
+    fn swap_object(
+        &self,
+        key: &[u8],
+        decide: &mut dyn FnMut(Option<&crate::objects::StoredObject>) -> ObjectChange,
+    ) -> Result<bool>;
+
+    /// Up to `limit` objects with keys starting with `prefix`, at or after `start`, in order.
+    fn list_objects(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(bytes::Bytes, crate::objects::StoredObject)>>;
+
+    /// A version no object write got before, even across restarts.
+    fn next_object_version(&self) -> Result<u64>;
+}

@@ -9,6 +9,7 @@
 pub(crate) mod backend;
 mod commit;
 mod notify;
+mod objects;
 mod txn;
 
 use std::collections::{BTreeMap, HashMap};

@@ -12,6 +12,9 @@
 //!   - `ABORTED` + ABORT marker offset → producer id, first offset, marker offset (24 bytes).
 //! - tree `txns`: transactional id → JSON [`TxnRecord`](crate::TxnRecord).
 //!
+//! - the default tree holds [`Objects`](crate::Objects) under `OBJECT` + key → version (u64 BE)
+//!   + value.
+//!
 //! Every append writes one batch, its summary, the meta and maybe a time entry in a single
 //! atomic `sled::Batch` on the partition's tree.
 
@@ -28,6 +31,8 @@ pub(crate) const SUMMARY: u8 = 0x02;
 pub(crate) const TIME: u8 = 0x03;
 pub(crate) const PRODUCER: u8 = 0x04;
 pub(crate) const ABORTED: u8 = 0x05;
+/// Prefix of every object key in the default tree.
+pub(crate) const OBJECT: u8 = 0x10;
 
 /// `PRODUCER` + producer id.
 pub(crate) fn producer_key(producer_id: i64) -> [u8; 9] {

@@ -7,6 +7,7 @@
 //! pieces (see [`keys::CHUNK_BYTES`]) so that no node reaches that size in the first place.
 
 mod keys;
+mod objects;
 mod partition;
 
 use std::fs::File;
