@@ -186,6 +186,25 @@ def test_kafka_transactions_event_hubs_sdk_reads_committed(gateway, hub_name):
     ]
 
 
+def test_kafka_transactions_http_event_reads_are_committed(gateway, hub_name):
+    """The HTTP admin API's event read (what the console shows) returns committed records only:
+    no aborted record, no marker, nothing of the open transaction until it commits."""
+    import requests
+
+    create_topic(gateway.kafka, hub_name)
+    producer = committed_then_aborted_then_open(gateway.kafka, hub_name)
+    url = f"{gateway.http}/admin/hubs/{hub_name}/partitions/0/events"
+
+    def read():
+        r = requests.get(url, params={"offset": 0, "limit": 100}, timeout=10)
+        assert r.status_code == 200, r.text
+        return [(e["offset"], e["value"]["text"]) for e in r.json()["events"]]
+
+    assert read() == [(0, "c0"), (1, "c1"), (6, "c2")]
+    producer.commit_transaction(30)
+    assert read() == [(0, "c0"), (1, "c1"), (6, "c2"), (8, "open")]
+
+
 def test_kafka_transactions_kill9_after_commit_and_mid_transaction(start_gateway, hub_name):
     gw = start_gateway()
     create_topic(gw.kafka, hub_name, partitions=2)

@@ -88,9 +88,11 @@ pub(crate) async fn get(
     })))
 }
 
-/// Up to `limit` events from `start`, below `end`, reading at most [`MAX_READ_BYTES`] of
-/// stored batches. Each record becomes its (cut) JSON at once, so no decompressed batch is
-/// kept beyond the one being read.
+/// Up to `limit` committed events from `start`, below `end` and the last stable offset,
+/// reading at most [`MAX_READ_BYTES`] of stored batches: like every non-Kafka reader, the
+/// console never shows control records, aborted records or records of an open transaction
+/// (`hubgate_storage::committed_records`). Each record becomes its (cut) JSON at once, so no
+/// decompressed batch is kept beyond the one being read.
 async fn read(
     state: &AppState,
     partition: &PartitionId,
@@ -103,28 +105,23 @@ async fn read(
     let mut next = start;
     let mut read_bytes = 0usize;
     while next < end && out.len() < limit && read_bytes < MAX_READ_BYTES {
-        let batches = state.storage.read(partition, next, READ_BYTES).await?;
-        if batches.batches.is_empty() {
+        let read = state
+            .storage
+            .read_committed(partition, next, READ_BYTES)
+            .await?;
+        let Some(last) = read.batches.last().map(|b| b.last_offset()) else {
             break;
-        }
-        for batch in &batches.batches {
-            read_bytes = read_bytes.saturating_add(batch.len());
-            let last = batch.last_offset();
-            if !batch.header().is_control() {
-                let records = batch
-                    .records(&limits)
-                    .map_err(hubgate_storage::Error::Codec)?;
-                for record in records {
-                    if record.offset >= next && record.offset < end && out.len() < limit {
-                        out.push(event(&record));
-                    }
-                }
-            }
-            next = next.max(last + 1);
-            if out.len() >= limit {
-                break;
+        };
+        read_bytes = read
+            .batches
+            .iter()
+            .fold(read_bytes, |sum, b| sum.saturating_add(b.len()));
+        for record in hubgate_storage::committed_records(&read, next, &limits)? {
+            if record.offset < end && out.len() < limit {
+                out.push(event(&record));
             }
         }
+        next = next.max(last + 1);
     }
     Ok(out)
 }
