@@ -793,19 +793,8 @@ impl<B: Backend> Log for Engine<B> {
         offset: Offset,
         deadline: Instant,
     ) -> Result<PartitionState> {
-        let mut watermark = self.watermarks.subscribe(id);
-        loop {
-            let state = self.partition(id).await?;
-            if state.high_watermark > offset {
-                return Ok(state);
-            }
-            match tokio::time::timeout_at(deadline, watermark.changed()).await {
-                Ok(Ok(())) => {}
-                // Deadline passed, or the hub was deleted (the next lookup reports it).
-                Err(_) => return self.partition(id).await,
-                Ok(Err(_)) => return self.partition(id).await,
-            }
-        }
+        self.wait_until(id, deadline, |state| state.high_watermark > offset)
+            .await
     }
 
     async fn new_producer_id(&self) -> Result<i64> {
@@ -914,6 +903,28 @@ fn of_group<'a>(
 }
 
 impl<B: Backend> Engine<B> {
+    /// Waits until `reached` holds for the partition's state, or until `deadline`, and returns
+    /// the state then; woken by every append and marker of the partition (readers never poll).
+    pub(crate) async fn wait_until(
+        &self,
+        id: &PartitionId,
+        deadline: Instant,
+        reached: impl Fn(&PartitionState) -> bool + Send,
+    ) -> Result<PartitionState> {
+        let mut watermark = self.watermarks.subscribe(id);
+        loop {
+            let state = self.partition(id).await?;
+            if reached(&state) {
+                return Ok(state);
+            }
+            match tokio::time::timeout_at(deadline, watermark.changed()).await {
+                Ok(Ok(())) => {}
+                // Deadline passed, or the hub was deleted (the next lookup reports it).
+                Err(_) | Ok(Err(_)) => return self.partition(id).await,
+            }
+        }
+    }
+
     /// Removes the group's offsets for the partitions `which` selects, durably.
     async fn forget_offsets(
         &self,

@@ -10,7 +10,7 @@ use super::{Engine, Issued, first_unstable, lock, now_ms, read, write};
 use crate::engine::backend::{Backend, PartitionStore};
 use crate::error::{Error, Result};
 use crate::hub::{PartitionId, PartitionState};
-use crate::log::{Appended, Log};
+use crate::log::Appended;
 use crate::producer;
 use crate::record::Offset;
 use crate::txn::{
@@ -119,18 +119,8 @@ impl<B: Backend> Transactions for Engine<B> {
         offset: Offset,
         deadline: Instant,
     ) -> Result<PartitionState> {
-        let mut watermark = self.watermarks.subscribe(id);
-        loop {
-            let state = self.partition(id).await?;
-            if state.last_stable > offset {
-                return Ok(state);
-            }
-            match tokio::time::timeout_at(deadline, watermark.changed()).await {
-                Ok(Ok(())) => {}
-                // Deadline passed, or the hub was deleted (the next lookup reports it).
-                Err(_) | Ok(Err(_)) => return self.partition(id).await,
-            }
-        }
+        self.wait_until(id, deadline, |state| state.last_stable > offset)
+            .await
     }
 
     async fn producers(&self, id: &PartitionId) -> Result<Vec<ProducerInfo>> {
