@@ -51,16 +51,10 @@ pub(crate) async fn get(
     peer: Peer,
 ) -> Result<Json<Value>, ApiError> {
     state.authorize(&headers, &peer, &hub, Right::Listen)?;
-    let name = HubName::new(hub)?;
-    let index = crate::ingest::parse_partition(&id)?;
-    let info = state.storage.hub(&name).await?;
-    if index >= info.config.partitions {
-        return Err(ApiError::NotFound(format!(
-            "hub `{name}` has no partition {index}"
-        )));
-    }
+    let partition =
+        crate::ingest::existing_partition(&state.storage, HubName::new(hub)?, &id).await?;
+    let index = partition.index;
     let limit = query.limit.unwrap_or(20).clamp(1, MAX_LIMIT);
-    let partition = PartitionId::new(name, index);
     let p = state.storage.partition(&partition).await?;
     let limit_i64 = i64::try_from(limit).unwrap_or(i64::MAX);
     let start = match (query.offset, query.time_ms) {
