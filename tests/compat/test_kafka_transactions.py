@@ -200,9 +200,17 @@ def test_kafka_transactions_http_event_reads_are_committed(gateway, hub_name):
         assert r.status_code == 200, r.text
         return [(e["offset"], e["value"]["text"]) for e in r.json()["events"]]
 
+    def stable():
+        r = requests.get(f"{gateway.http}/admin/hubs/{hub_name}", timeout=10)
+        assert r.status_code == 200, r.text
+        p0 = r.json()["partitions"][0]
+        return p0["last_stable_offset"], p0["high_watermark"]
+
     assert read() == [(0, "c0"), (1, "c1"), (6, "c2")]
+    assert stable() == (8, 9), "the open transaction at offset 8 holds the last stable offset"
     producer.commit_transaction(30)
     assert read() == [(0, "c0"), (1, "c1"), (6, "c2"), (8, "open")]
+    assert stable() == (10, 10)
 
 
 def test_kafka_transactions_kill9_after_commit_and_mid_transaction(start_gateway, hub_name):

@@ -32,9 +32,8 @@ pub(crate) async fn get(
             "partition": index,
             "log_start": p.log_start,
             "high_watermark": p.high_watermark,
-            // Shown once storage tracks transactions; until then every offset below the high
-            // watermark is stable and the field is null.
-            "last_stable_offset": Value::Null,
+            // Below the high watermark while a transaction is open in the partition.
+            "last_stable_offset": p.last_stable,
             "records": (p.high_watermark - p.log_start).max(0),
             "stored_bytes": p.stored_bytes,
             "last_enqueued_time": p.last_append_ms.map(crate::time::rfc3339),

@@ -79,7 +79,7 @@ function sendForm(hub, afterSend) {
 export async function render(main, name) {
   const hub = await api.hub(name);
   const reload = () => render(main, name);
-  const lso = hub.partitions.some((p) => p.last_stable_offset !== null);
+  const lso = hub.partitions.some((p) => p.last_stable_offset !== p.high_watermark);
   const cols = ['#Partition', '#Log start', '#High watermark', ...(lso ? ['#Last stable'] : []), '#Records', '#Stored', 'Last enqueued'];
   const events = eventsPanel(hub);
   main.replaceChildren(
