@@ -13,6 +13,7 @@
 use hubgate_storage::{CommittedOffset, HubInfo, HubName, PartitionId, SharedStorage};
 
 use crate::error::BlobError;
+use crate::request::Conditions;
 use crate::store::now_ms;
 
 const SEGMENT: &str = "/checkpoint/";
@@ -96,6 +97,22 @@ pub(crate) async fn read(
         .into_iter()
         .find(|(p, _)| *p == checkpoint.partition)
         .map(|(_, o)| o))
+}
+
+/// The checkpoint's current committed offset, checked against the request's conditions:
+/// [`Conditions::missing`] when there is none, `412` when they do not hold.
+pub(crate) async fn existing(
+    storage: &SharedStorage,
+    checkpoint: &Checkpoint,
+    conditions: Conditions,
+) -> Result<CommittedOffset, BlobError> {
+    let current = read(storage, checkpoint)
+        .await?
+        .ok_or_else(|| conditions.missing())?;
+    if !conditions.hold(Some(version(&current))) {
+        return Err(BlobError::ConditionNotMet);
+    }
+    Ok(current)
 }
 
 /// Commits the offset after the checkpoint's `sequencenumber` (or, without one, its

@@ -18,20 +18,8 @@ pub(crate) async fn run(ctx: &Ctx, req: &BlobRequest) -> Result<Response, BlobEr
     }
     let conditions = req.conditions()?;
     store::container(&ctx.storage, &req.account, container).await?;
-    let missing = || {
-        if conditions.if_match.is_some() {
-            BlobError::ConditionNotMet
-        } else {
-            BlobError::BlobNotFound
-        }
-    };
     if let Some(cp) = checkpoint::parse(&ctx.storage, name).await? {
-        let current = checkpoint::read(&ctx.storage, &cp)
-            .await?
-            .ok_or_else(missing)?;
-        if !conditions.hold(Some(checkpoint::version(&current))) {
-            return Err(BlobError::ConditionNotMet);
-        }
+        checkpoint::existing(&ctx.storage, &cp, conditions).await?;
         ctx.storage
             .delete_offsets(&cp.group, std::slice::from_ref(&cp.partition))
             .await?;
@@ -47,6 +35,6 @@ pub(crate) async fn run(ctx: &Ctx, req: &BlobRequest) -> Result<Response, BlobEr
     }
     match store::blob(&ctx.storage, &req.account, container, name).await? {
         Some(_) => Err(BlobError::ConditionNotMet),
-        None => Err(missing()),
+        None => Err(conditions.missing()),
     }
 }

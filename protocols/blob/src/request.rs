@@ -167,6 +167,16 @@ pub(crate) struct Conditions {
 }
 
 impl Conditions {
+    /// The error for a blob that does not exist: `412 ConditionNotMet` when `If-Match` was
+    /// given (as Azurite answers), else `404 BlobNotFound`.
+    pub(crate) fn missing(self) -> BlobError {
+        if self.if_match.is_some() {
+            BlobError::ConditionNotMet
+        } else {
+            BlobError::BlobNotFound
+        }
+    }
+
     /// Whether they hold for an object whose version is `current`.
     pub(crate) fn hold(self, current: Option<u64>) -> bool {
         self.atomic().holds(current) && self.none_match().holds(current)

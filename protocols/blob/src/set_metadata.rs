@@ -22,20 +22,8 @@ pub(crate) async fn run(ctx: &Ctx, req: &BlobRequest) -> Result<Response, BlobEr
     let metadata = req.metadata()?;
     let conditions = req.conditions()?;
     store::container(&ctx.storage, &req.account, container).await?;
-    let missing = || {
-        if conditions.if_match.is_some() {
-            BlobError::ConditionNotMet
-        } else {
-            BlobError::BlobNotFound
-        }
-    };
     if let Some(cp) = checkpoint::parse(&ctx.storage, name).await? {
-        let current = checkpoint::read(&ctx.storage, &cp)
-            .await?
-            .ok_or_else(missing)?;
-        if !conditions.hold(Some(checkpoint::version(&current))) {
-            return Err(BlobError::ConditionNotMet);
-        }
+        checkpoint::existing(&ctx.storage, &cp, conditions).await?;
         let committed = checkpoint::write(&ctx.storage, &cp, &metadata).await?;
         return Ok(entity(
             StatusCode::OK,
@@ -47,7 +35,7 @@ pub(crate) async fn run(ctx: &Ctx, req: &BlobRequest) -> Result<Response, BlobEr
     for _ in 0..ATTEMPTS {
         let entry = store::blob(&ctx.storage, &req.account, container, name)
             .await?
-            .ok_or_else(missing)?;
+            .ok_or_else(|| conditions.missing())?;
         if !conditions.hold(Some(entry.version)) {
             return Err(BlobError::ConditionNotMet);
         }
