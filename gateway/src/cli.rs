@@ -135,6 +135,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HUBGATE_HTTP_MAX_CONCURRENT_REQUESTS", value_name = "N")]
     pub(crate) http_max_concurrent_requests: Option<usize>,
 
+    /// Azure Blob (Event Hubs checkpoint store) listener address, or `off`
+    /// [default: 127.0.0.1:10000].
+    #[arg(long, env = "HUBGATE_BLOB_LISTEN", value_name = "ADDR")]
+    pub(crate) blob_listen: Option<String>,
+
     /// PEM certificate chain: serves every listener over TLS (Kafka SSL, AMQPS, HTTPS).
     #[arg(
         long,
@@ -153,6 +158,25 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) tls_key: Option<PathBuf>,
 
+    /// PEM file of CA certificates: every TLS client must present a certificate they signed;
+    /// a policy's `cert_subject` maps a certificate subject to that policy.
+    #[arg(long, env = "HUBGATE_TLS_CLIENT_CA", value_name = "FILE")]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+
+    /// Serve GET /metrics without a token even when access policies are configured.
+    #[arg(long, env = "HUBGATE_METRICS_PUBLIC")]
+    pub(crate) metrics_public: bool,
+
+    /// Host names HTTP requests on a loopback listener may name besides localhost, 127.x and
+    /// [::1] (others get 421); comma-separated.
+    #[arg(
+        long,
+        env = "HUBGATE_HTTP_ALLOWED_HOSTS",
+        value_name = "HOST,...",
+        value_delimiter = ','
+    )]
+    pub(crate) http_allowed_hosts: Vec<String>,
+
     /// Partitions of auto-created hubs [default: 4].
     #[arg(long, env = "HUBGATE_DEFAULT_PARTITIONS", value_name = "N")]
     pub(crate) default_partitions: Option<u32>,
@@ -169,7 +193,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HUBGATE_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
     pub(crate) shutdown_grace_secs: Option<u64>,
 
-    /// Allow listening on non-loopback addresses without any access policy.
+    /// Allow non-loopback listeners without an access policy, or with policies but no TLS.
     #[arg(long, env = "HUBGATE_INSECURE")]
     pub(crate) insecure: bool,
 }

@@ -5,6 +5,11 @@
 //! durability = "strict"          # or "relaxed"
 //! kafka_listen = "127.0.0.1:9092"
 //! amqp_listen = "off"
+//! tls_cert = "/etc/hubgate/server.pem"   # with tls_key: every listener speaks TLS
+//! tls_key = "/etc/hubgate/server-key.pem"
+//! tls_client_ca = "/etc/hubgate/ca.pem"  # optional: require client certificates
+//! metrics_public = false         # true: GET /metrics needs no token
+//! http_allowed_hosts = ["gw.internal"]   # Host names a loopback HTTP listener answers
 //!
 //! [hubs.orders]
 //! partitions = 8
@@ -16,16 +21,22 @@
 //! secret = "…"
 //! partition_key_header = "X-GitHub-Delivery"   # or partition_key_pointer = "/repository/id"
 //!
-//! [policies.RootManageSharedAccessKey]   # SAS access policies (checked by HTTP so far)
-//! key = "…"
+//! [policies.RootManageSharedAccessKey]   # SAS access policies, checked by every front end
+//! key = "…"                      # or key_file = "/run/secrets/root" or key_env = "ROOT_KEY"
 //! rights = ["manage"]            # send, listen, manage
 //! hubs = ["orders"]              # optional: only these hubs
+//! cert_subject = "CN=client-a"   # optional: a TLS client certificate that acts as this policy
+//!
+//! [storage_accounts.myaccount]   # Blob front end (checkpoint stores); base64 keys
+//! key = "…"
+//! secondary_key = "…"            # optional
 //! ```
 //!
 //! `[http_policies.NAME]`, the earlier name of `[policies.NAME]`, is still read (with a
 //! warning); a name may not appear in both.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,6 +83,7 @@ pub(crate) struct FileConfig {
     kafka_group_max_session_timeout_ms: Option<u64>,
     kafka_offsets_retention_ms: Option<u64>,
     http_listen: Option<String>,
+    blob_listen: Option<String>,
     default_partitions: Option<u32>,
     auto_create: Option<bool>,
     retention_interval_secs: Option<u64>,
@@ -79,6 +91,9 @@ pub(crate) struct FileConfig {
     insecure: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
+    metrics_public: Option<bool>,
+    http_allowed_hosts: Option<Vec<String>>,
     http_max_body_bytes: Option<usize>,
     http_request_timeout_secs: Option<u64>,
     http_max_concurrent_requests: Option<usize>,
@@ -87,18 +102,114 @@ pub(crate) struct FileConfig {
     policies: BTreeMap<String, PolicySpec>,
     /// Deprecated name of `policies`.
     http_policies: BTreeMap<String, PolicySpec>,
+    storage_accounts: BTreeMap<String, StorageAccountSpec>,
 }
 
-/// An access policy: `[policies.NAME]`.
+/// A storage account of the Blob front end: `[storage_accounts.NAME]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct PolicySpec {
+pub(crate) struct StorageAccountSpec {
+    /// Base64 account key.
     key: String,
+    /// An optional second key (key rotation); either signs.
+    secondary_key: Option<String>,
+}
+
+/// The Blob front end's accounts: the configured ones, plus the development account
+/// (`devstoreaccount1` and its published key) when no access policy is configured and it is
+/// not configured itself.
+fn storage_accounts(
+    specs: BTreeMap<String, StorageAccountSpec>,
+    open: bool,
+) -> Result<Vec<hubgate_blob::StorageAccount>, ConfigError> {
+    let mut accounts = Vec::with_capacity(specs.len() + 1);
+    for (name, spec) in specs {
+        let mut keys = vec![spec.key.as_str()];
+        keys.extend(spec.secondary_key.as_deref());
+        if keys.iter().any(|k| k.trim().is_empty()) {
+            return Err(ConfigError::Invalid(format!(
+                "storage account `{name}` has an empty key"
+            )));
+        }
+        accounts
+            .push(hubgate_blob::StorageAccount::new(&name, &keys).map_err(ConfigError::Invalid)?);
+    }
+    if open && !accounts.iter().any(|a| a.name == hubgate_blob::DEV_ACCOUNT) {
+        accounts.push(hubgate_blob::StorageAccount::development());
+    }
+    Ok(accounts)
+}
+
+/// An access policy: `[policies.NAME]`. The key comes from exactly one of `key`, `key_file`
+/// (the file's first line) and `key_env` (an environment variable).
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct PolicySpec {
+    key: Option<String>,
+    key_file: Option<PathBuf>,
+    key_env: Option<String>,
     rights: Vec<String>,
     hubs: Vec<String>,
+    cert_subject: Option<String>,
+}
+
+impl fmt::Debug for PolicySpec {
+    /// Says where the key comes from, never the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicySpec")
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("key_file", &self.key_file)
+            .field("key_env", &self.key_env)
+            .field("rights", &self.rights)
+            .field("hubs", &self.hubs)
+            .field("cert_subject", &self.cert_subject)
+            .finish()
+    }
+}
+
+/// The policy's key from `key`, `key_file` or `key_env`; errors name the source, never the key.
+fn policy_key(name: &str, spec: &PolicySpec) -> Result<Secret, ConfigError> {
+    let invalid = |what: String| ConfigError::Invalid(format!("policy `{name}`: {what}"));
+    let key = match (&spec.key, &spec.key_file, &spec.key_env) {
+        (Some(key), None, None) => key.clone(),
+        (None, Some(path), None) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| invalid(format!("cannot read key_file {}: {e}", path.display())))?;
+            let line = text.lines().next().unwrap_or_default().trim().to_owned();
+            if line.is_empty() {
+                return Err(invalid(format!(
+                    "key_file {} has an empty first line",
+                    path.display()
+                )));
+            }
+            line
+        }
+        (None, None, Some(var)) => match std::env::var(var) {
+            Ok(value) if !value.is_empty() => value,
+            Ok(_) => return Err(invalid(format!("key_env variable `{var}` is empty"))),
+            Err(_) => return Err(invalid(format!("key_env variable `{var}` is not set"))),
+        },
+        (None, None, None) => {
+            return Err(invalid(
+                "give the key as `key`, `key_file` or `key_env`".into(),
+            ));
+        }
+        _ => {
+            return Err(invalid(
+                "give only one of `key`, `key_file` and `key_env`".into(),
+            ));
+        }
+    };
+    Ok(Secret::new(key))
 }
 
 fn sas_policy(name: String, spec: PolicySpec) -> Result<SasPolicy, ConfigError> {
+    let key = policy_key(&name, &spec)?;
+    if spec.cert_subject.as_deref().is_some_and(str::is_empty) {
+        return Err(ConfigError::Invalid(format!(
+            "policy `{name}`: `cert_subject` must not be empty"
+        )));
+    }
     let rights = spec
         .rights
         .iter()
@@ -111,10 +222,10 @@ fn sas_policy(name: String, spec: PolicySpec) -> Result<SasPolicy, ConfigError> 
     }
     Ok(SasPolicy {
         name,
-        key: Secret::new(spec.key),
+        key,
         rights,
         hubs: spec.hubs,
-        cert_subject: None,
+        cert_subject: spec.cert_subject,
     })
 }
 
@@ -136,7 +247,7 @@ fn sas_policies(
 }
 
 /// Webhook settings of one hub: `[webhooks.HUB]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct WebhookSpec {
     /// `github`, `stripe` or `hmac`; absent accepts unsigned requests.
@@ -152,6 +263,23 @@ pub(crate) struct WebhookSpec {
     partition_key_pointer: Option<String>,
     /// Extra request headers stored on each record.
     headers: Vec<String>,
+}
+
+impl fmt::Debug for WebhookSpec {
+    /// Everything but the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSpec")
+            .field("signature", &self.signature)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("header", &self.header)
+            .field("prefix", &self.prefix)
+            .field("encoding", &self.encoding)
+            .field("tolerance_secs", &self.tolerance_secs)
+            .field("partition_key_header", &self.partition_key_header)
+            .field("partition_key_pointer", &self.partition_key_pointer)
+            .field("headers", &self.headers)
+            .finish()
+    }
 }
 
 fn webhook_config(hub: &str, spec: WebhookSpec) -> Result<WebhookConfig, ConfigError> {
@@ -230,6 +358,10 @@ pub(crate) struct HttpSettings {
     pub(crate) request_timeout: Duration,
     pub(crate) max_concurrent_requests: usize,
     pub(crate) webhooks: HashMap<String, WebhookConfig>,
+    /// `/metrics` needs no token.
+    pub(crate) metrics_public: bool,
+    /// Host names a loopback listener answers besides loopback names.
+    pub(crate) allowed_hosts: Vec<String>,
 }
 
 /// A hub declared in the config file. Names follow Kafka's topic configs.
@@ -256,6 +388,8 @@ pub(crate) enum Listen {
 pub(crate) struct TlsFiles {
     pub(crate) cert: PathBuf,
     pub(crate) key: PathBuf,
+    /// CA certificates every client certificate must chain to; `None` asks for none.
+    pub(crate) client_ca: Option<PathBuf>,
 }
 
 /// Everything `serve` needs, validated.
@@ -270,6 +404,9 @@ pub(crate) struct Settings {
     pub(crate) amqp: Listen,
     pub(crate) amqp_max_message_bytes: u64,
     pub(crate) http: Listen,
+    pub(crate) blob: Listen,
+    /// The Blob front end's storage accounts.
+    pub(crate) blob_accounts: Vec<hubgate_blob::StorageAccount>,
     pub(crate) tls: Option<TlsFiles>,
     pub(crate) default_partitions: u32,
     pub(crate) auto_create: bool,
@@ -277,7 +414,7 @@ pub(crate) struct Settings {
     pub(crate) shutdown_grace: Duration,
     pub(crate) hubs: Vec<(HubName, HubConfig)>,
     pub(crate) http_settings: HttpSettings,
-    /// The access policies every front end is to check (only HTTP does so far).
+    /// The access policies every front end checks.
     pub(crate) policies: Arc<SasPolicies>,
 }
 
@@ -454,7 +591,11 @@ impl Settings {
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
         ) {
-            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert,
+                key,
+                client_ca: args.tls_client_ca.clone().or(file.tls_client_ca.clone()),
+            }),
             (None, None) => None,
             _ => {
                 return Err(ConfigError::Invalid(
@@ -462,6 +603,11 @@ impl Settings {
                 ));
             }
         };
+        if tls.is_none() && (args.tls_client_ca.is_some() || file.tls_client_ca.is_some()) {
+            return Err(ConfigError::Invalid(
+                "tls_client_ca needs tls_cert and tls_key: client certificates are checked in the TLS handshake".into(),
+            ));
+        }
         let amqp_max_message_bytes = args
             .amqp_max_message_bytes
             .or(file.amqp_max_message_bytes)
@@ -495,11 +641,28 @@ impl Settings {
             webhooks.insert(hub, config);
         }
         let policies = Arc::new(sas_policies(file.policies, file.http_policies)?);
+        let mut allowed_hosts = if args.http_allowed_hosts.is_empty() {
+            file.http_allowed_hosts.clone().unwrap_or_default()
+        } else {
+            args.http_allowed_hosts.clone()
+        };
+        let kafka_advertise = args
+            .kafka_advertise
+            .clone()
+            .or(file.kafka_advertise.clone())
+            .map(|v| host_port("kafka_advertise", &v))
+            .transpose()?;
+        if let Some((host, _)) = &kafka_advertise {
+            allowed_hosts.push(host.clone());
+        }
+        let blob_accounts = storage_accounts(file.storage_accounts, policies.is_empty())?;
         let http_settings = HttpSettings {
             max_body_bytes,
             request_timeout: Duration::from_secs(request_timeout),
             max_concurrent_requests,
             webhooks,
+            metrics_public: args.metrics_public || file.metrics_public == Some(true),
+            allowed_hosts,
         };
         let settings = Self {
             kafka_groups,
@@ -513,11 +676,7 @@ impl Settings {
                 args.kafka_listen.or(file.kafka_listen),
                 "127.0.0.1:9092",
             )?,
-            kafka_advertise: args
-                .kafka_advertise
-                .or(file.kafka_advertise)
-                .map(|v| host_port("kafka_advertise", &v))
-                .transpose()?,
+            kafka_advertise,
             amqp: listen(
                 "amqp_listen",
                 args.amqp_listen.or(file.amqp_listen),
@@ -528,6 +687,12 @@ impl Settings {
                 args.http_listen.or(file.http_listen),
                 "127.0.0.1:8080",
             )?,
+            blob: listen(
+                "blob_listen",
+                args.blob_listen.or(file.blob_listen),
+                "127.0.0.1:10000",
+            )?,
+            blob_accounts,
             default_partitions,
             auto_create: !(args.no_auto_create || file.auto_create == Some(false)),
             retention_interval: Duration::from_secs(retention_interval),
@@ -538,25 +703,41 @@ impl Settings {
             ),
             hubs,
         };
-        // Kafka and AMQP do not check access policies yet, so a listener is open whatever the
-        // policies say: keep every listener on loopback unless the operator says otherwise.
         let insecure = args.insecure || file.insecure == Some(true);
-        for (name, listen) in [
-            ("kafka", settings.kafka),
-            ("amqp", settings.amqp),
-            ("http", settings.http),
-        ] {
-            if let Listen::On(addr) = listen
-                && !addr.ip().is_loopback()
-                && !insecure
-            {
-                return Err(ConfigError::Invalid(format!(
-                    "{name} listener {addr} is not a loopback address and no access policy is configured; pass --insecure to allow it"
-                )));
-            }
-        }
+        check_exposure(&settings, insecure)?;
         Ok(settings)
     }
+}
+
+/// Refuses listeners on non-loopback addresses that would expose the gateway without a
+/// credential check (no policy) or with credentials in clear (policies without TLS), unless
+/// `insecure`. The message says exactly what is missing.
+fn check_exposure(settings: &Settings, insecure: bool) -> Result<(), ConfigError> {
+    if insecure {
+        return Ok(());
+    }
+    for (name, listen) in [
+        ("kafka", settings.kafka),
+        ("amqp", settings.amqp),
+        ("http", settings.http),
+        ("blob", settings.blob),
+    ] {
+        let Listen::On(addr) = listen else { continue };
+        if addr.ip().is_loopback() {
+            continue;
+        }
+        if settings.policies.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "{name} listener {addr} is not a loopback address and no access policy is configured ([policies.NAME]), so any client could use it; add a policy or pass --insecure"
+            )));
+        }
+        if settings.tls.is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "{name} listener {addr} is not a loopback address and TLS is not configured (--tls-cert and --tls-key), so keys and tokens would cross the network in clear; configure TLS or pass --insecure"
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -584,6 +765,39 @@ mod tests {
             let error = resolve_file(text).unwrap_err().to_string();
             assert!(error.contains(expected), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn blob_listener_and_storage_accounts() {
+        let s = Settings::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(s.blob, Listen::On("127.0.0.1:10000".parse().unwrap()));
+        let names: Vec<_> = s.blob_accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [hubgate_blob::DEV_ACCOUNT],
+            "open mode serves the dev account"
+        );
+        let s = resolve_file(
+            "blob_listen = \"off\"\n[storage_accounts.prod1]\nkey = \"a2V5\"\nsecondary_key = \"b3RoZXI=\"\n[policies.p]\nkey = \"k\"\nrights = [\"send\"]",
+        )
+        .unwrap();
+        assert_eq!(s.blob, Listen::Off);
+        assert_eq!(
+            s.blob_accounts.len(),
+            1,
+            "no dev account once policies are configured"
+        );
+        assert_eq!(s.blob_accounts[0].keys.len(), 2);
+        assert!(!format!("{:?}", s.blob_accounts).contains("a2V5"));
+        assert_refused(&[
+            (
+                "[storage_accounts.prod1]\nkey = \"not base64!\"",
+                "not base64",
+            ),
+            ("[storage_accounts.Bad]\nkey = \"a2V5\"", "lower-case"),
+            ("[storage_accounts.prod1]\nkey = \"\"", "empty key"),
+            ("blob_listen = \"0.0.0.0:10000\"", "blob listener"),
+        ]);
     }
 
     #[test]
@@ -840,6 +1054,10 @@ mod tests {
             ("[policies.p]\nkey = \"k\"", "at least one right"),
             (
                 "[policies.p]\nrights = [\"send\"]",
+                "give the key as `key`, `key_file` or `key_env`",
+            ),
+            (
+                "[policies.p]\nkey = \"\"\nrights = [\"send\"]",
                 "`key` must not be empty",
             ),
             (
@@ -866,5 +1084,143 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Settings::resolve(args).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod security_tests {
+    use super::*;
+
+    fn resolve(text: &str, args: ServeArgs) -> Result<Settings, ConfigError> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        Settings::resolve(ServeArgs {
+            config: Some(file.path().to_owned()),
+            ..args
+        })
+    }
+
+    const POLICY: &str = "[policies.sender]\nkey = \"k3y-value\"\nrights = [\"send\"]\n";
+
+    #[test]
+    fn keys_come_from_key_key_file_or_key_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key");
+        std::fs::write(&key_file, "from-file\nsecond line ignored\n").unwrap();
+        // Cargo sets CARGO_PKG_NAME in the environment of the tests it runs.
+        let text = format!(
+            "[policies.a]\nkey = \"inline\"\nrights = [\"send\"]\n\
+             [policies.b]\nkey_file = {:?}\nrights = [\"listen\"]\ncert_subject = \"CN=client-b\"\n\
+             [policies.c]\nkey_env = \"CARGO_PKG_NAME\"\nrights = [\"manage\"]\n",
+            key_file.display().to_string()
+        );
+        let s = resolve(&text, ServeArgs::default()).unwrap();
+        let key = |name: &str| s.policies.get(name).unwrap().key.expose().to_vec();
+        assert_eq!(key("a"), b"inline");
+        assert_eq!(key("b"), b"from-file");
+        assert_eq!(key("c"), env!("CARGO_PKG_NAME").as_bytes());
+        assert_eq!(
+            s.policies.get("b").unwrap().cert_subject.as_deref(),
+            Some("CN=client-b")
+        );
+        let refused = [
+            ("[policies.x]\nrights = [\"send\"]\n", "give the key as"),
+            (
+                "[policies.x]\nkey = \"a\"\nkey_env = \"HOME\"\nrights = [\"send\"]\n",
+                "only one of",
+            ),
+            (
+                "[policies.x]\nkey_env = \"HUBGATE_TEST_UNSET_VARIABLE_91c2\"\nrights = [\"send\"]\n",
+                "is not set",
+            ),
+            (
+                "[policies.x]\nkey_file = \"/nonexistent/key\"\nrights = [\"send\"]\n",
+                "cannot read key_file /nonexistent/key",
+            ),
+        ];
+        for (text, expected) in refused {
+            let error = resolve(text, ServeArgs::default()).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_keys_or_secrets() {
+        let text =
+            format!("{POLICY}[webhooks.gh]\nsignature = \"github\"\nsecret = \"wh-s3cret\"\n");
+        let file: FileConfig = toml::from_str(&text).unwrap();
+        let debug = format!("{file:?}");
+        assert!(
+            !debug.contains("k3y-value") && !debug.contains("wh-s3cret"),
+            "{debug}"
+        );
+        assert!(debug.contains("<redacted>"), "{debug}");
+        let settings = resolve(&text, ServeArgs::default()).unwrap();
+        let debug = format!("{settings:?}");
+        assert!(
+            !debug.contains("k3y-value") && !debug.contains("wh-s3cret"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn exposure_rules_name_what_is_missing() {
+        let open = ServeArgs {
+            http_listen: Some("0.0.0.0:0".into()),
+            ..ServeArgs::default()
+        };
+        let error = Settings::resolve(open).unwrap_err().to_string();
+        assert!(error.contains("no access policy is configured"), "{error}");
+        assert!(error.contains("--insecure"), "{error}");
+
+        let no_tls = ServeArgs {
+            http_listen: Some("0.0.0.0:0".into()),
+            ..ServeArgs::default()
+        };
+        let error = resolve(POLICY, no_tls).unwrap_err().to_string();
+        assert!(error.contains("TLS is not configured"), "{error}");
+        assert!(!error.contains("no access policy"), "{error}");
+
+        let with_tls = ServeArgs {
+            http_listen: Some("0.0.0.0:0".into()),
+            tls_cert: Some("/c.pem".into()),
+            tls_key: Some("/k.pem".into()),
+            ..ServeArgs::default()
+        };
+        assert!(
+            resolve(POLICY, with_tls).is_ok(),
+            "policies + TLS need no --insecure"
+        );
+
+        let insecure = ServeArgs {
+            http_listen: Some("0.0.0.0:0".into()),
+            insecure: true,
+            ..ServeArgs::default()
+        };
+        assert!(resolve(POLICY, insecure).is_ok());
+        let open_insecure = ServeArgs {
+            http_listen: Some("0.0.0.0:0".into()),
+            insecure: true,
+            ..ServeArgs::default()
+        };
+        assert!(Settings::resolve(open_insecure).is_ok());
+    }
+
+    #[test]
+    fn http_security_settings() {
+        let s = resolve(
+            "metrics_public = true\nhttp_allowed_hosts = [\"gw.internal\"]\nkafka_advertise = \"kafka.internal:9092\"\n",
+            ServeArgs::default(),
+        )
+        .unwrap();
+        assert!(s.http_settings.metrics_public);
+        assert_eq!(
+            s.http_settings.allowed_hosts,
+            vec!["gw.internal".to_owned(), "kafka.internal".to_owned()]
+        );
+        let error = resolve("tls_client_ca = \"/ca.pem\"\n", ServeArgs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("tls_client_ca needs tls_cert"), "{error}");
     }
 }

@@ -1,10 +1,11 @@
 //! `hubgate serve`: opens storage, declares hubs, starts the front ends and background tasks,
-//! and shuts everything down in order on SIGINT/SIGTERM.
+//! reloads the TLS certificate on SIGHUP, and shuts everything down in order on
+//! SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hubgate_protocol::{AutoCreate, Listener, TlsError};
+use hubgate_protocol::{AutoCreate, Listener, ReloadableCert, TlsError};
 use hubgate_storage::{HubUpdate, SharedStorage, spawn_retention};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -35,6 +36,8 @@ pub(crate) enum ServeError {
         protocol: &'static str,
         source: TlsError,
     },
+    #[error("loading the TLS files failed: {0}")]
+    TlsTask(tokio::task::JoinError),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
     #[error("final flush failed: {0}")]
@@ -43,6 +46,10 @@ pub(crate) enum ServeError {
 
 /// Runs the gateway until a shutdown signal, then drains and flushes.
 pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
+    let started_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let mut listeners = Vec::new();
     let url = settings.storage.url.to_string();
     let config = settings.storage.clone();
     let storage = tokio::task::spawn_blocking(move || hubgate_storage::open(&config))
@@ -64,13 +71,21 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         settings.retention_interval,
         shutdown.child_token(),
     ));
+    let tls = match &settings.tls {
+        None => None,
+        Some(files) => Some(load_tls(files).await?),
+    };
+    let tls = tls.as_ref();
+    // The Kafka coordinator publishes its live groups here; the HTTP admin API reads them.
+    let groups = hubgate_protocol::GroupDirectorySlot::default();
     let auto_create = AutoCreate {
         enabled: settings.auto_create,
         partitions: settings.default_partitions,
     };
     // Each front end: bind its listener (TLS when configured), then spawn its `serve` with a
     // child token. Listeners are bound before "hubgate ready" so clients can connect at once.
-    if let Some(listener) = bind("kafka", settings.kafka, settings.tls.as_ref(), &[]).await? {
+    if let Some(listener) = bind("kafka", settings.kafka, tls, &[]).await? {
+        listeners.push(describe("kafka", &listener));
         let (host, port) = match &settings.kafka_advertise {
             Some((host, port)) => (host.clone(), *port),
             None => {
@@ -86,6 +101,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         config.auto_create = auto_create;
         config.groups = settings.kafka_groups.clone();
         config.policies = Arc::clone(&settings.policies);
+        config.group_directory = groups.clone();
         let storage = storage.clone();
         let token = shutdown.child_token();
         tasks.spawn(async move {
@@ -96,7 +112,8 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
     }
     // AMQP over WebSocket on the HTTP listener is served by the AMQP front end, when it runs.
     let mut amqp_websocket = None;
-    if let Some(listener) = bind("amqp", settings.amqp, settings.tls.as_ref(), &[]).await? {
+    if let Some(listener) = bind("amqp", settings.amqp, tls, &[]).await? {
+        listeners.push(describe("amqp", &listener));
         let config = hubgate_amqp::AmqpConfig {
             auto_create,
             max_message_bytes: settings.amqp_max_message_bytes,
@@ -112,14 +129,8 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             }
         });
     }
-    if let Some(listener) = bind(
-        "http",
-        settings.http,
-        settings.tls.as_ref(),
-        &[b"h2", b"http/1.1"],
-    )
-    .await?
-    {
+    if let Some(listener) = bind("http", settings.http, tls, &[b"h2", b"http/1.1"]).await? {
+        listeners.push(describe("http", &listener));
         let http = &settings.http_settings;
         let config = hubgate_http::HttpConfig {
             auto_create,
@@ -129,6 +140,15 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             webhooks: http.webhooks.clone(),
             policies: Arc::clone(&settings.policies),
             amqp_websocket,
+            metrics_public: http.metrics_public,
+            allowed_hosts: http.allowed_hosts.clone(),
+            gateway: hubgate_http::GatewayInfo {
+                listeners,
+                storage_url: url.clone(),
+                durability: settings.storage.durability,
+                started_at_ms,
+            },
+            groups,
             ..hubgate_http::HttpConfig::default()
         };
         tasks.spawn(log_exit(
@@ -136,8 +156,25 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
             hubgate_http::serve(listener, storage.clone(), config, shutdown.child_token()),
         ));
     }
-    tasks.close();
+    if let Some(listener) = bind("blob", settings.blob, tls, &[b"h2", b"http/1.1"]).await? {
+        let config = hubgate_blob::BlobConfig {
+            accounts: settings.blob_accounts.clone(),
+            require_signature: !settings.policies.is_empty(),
+            ..hubgate_blob::BlobConfig::default()
+        };
+        tasks.spawn(log_exit(
+            "blob",
+            hubgate_blob::serve(listener, storage.clone(), config, shutdown.child_token()),
+        ));
+    }
     let signals = Signals::install().map_err(ServeError::Signals)?;
+    tasks.spawn(reload_on_hangup(
+        tls.map(|(cert, _)| Arc::clone(cert)),
+        signals.hangup,
+        shutdown.child_token(),
+    ));
+    tasks.close();
+    let signals = signals.stop;
     tracing::info!(
         storage = %url,
         durability = ?settings.storage.durability,
@@ -147,6 +184,9 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         access_policies = settings.policies.len(),
         "hubgate ready"
     );
+    if settings.policies.is_empty() {
+        tracing::info!("no access policy is configured: every client is accepted (open mode)");
+    }
 
     let signal = signals.recv().await;
     tracing::info!(
@@ -174,6 +214,17 @@ fn local_or_unspecified(listen: Listen) -> SocketAddr {
     }
 }
 
+/// A bound listener as the admin overview shows it.
+fn describe(protocol: &'static str, listener: &Listener) -> hubgate_http::ListenerInfo {
+    hubgate_http::ListenerInfo {
+        protocol,
+        address: listener
+            .local_addr()
+            .map_or_else(|_| "unknown".to_owned(), |a| a.to_string()),
+        tls: listener.is_tls(),
+    }
+}
+
 /// Runs a front end's `serve` and logs how it ended.
 async fn log_exit(
     protocol: &'static str,
@@ -185,6 +236,52 @@ async fn log_exit(
     }
 }
 
+/// The certificate every listener serves, and the client CA file if client certificates are
+/// required.
+type Tls = (Arc<ReloadableCert>, Option<std::path::PathBuf>);
+
+/// Loads the certificate and key (blocking file reads, off the runtime threads).
+async fn load_tls(files: &TlsFiles) -> Result<Tls, ServeError> {
+    let (cert, key) = (files.cert.clone(), files.key.clone());
+    let loaded = tokio::task::spawn_blocking(move || ReloadableCert::load(&cert, &key))
+        .await
+        .map_err(ServeError::TlsTask)?
+        .map_err(|source| ServeError::Tls {
+            protocol: "every listener",
+            source,
+        })?;
+    Ok((loaded, files.client_ca.clone()))
+}
+
+/// On each SIGHUP, reads the certificate and key files again; new TLS handshakes on every
+/// listener use them, established connections keep theirs. Files that fail to load leave the
+/// certificate in use and are logged. Without TLS the signal is logged and ignored.
+async fn reload_on_hangup(
+    cert: Option<Arc<ReloadableCert>>,
+    mut hangup: tokio::signal::unix::Signal,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            received = hangup.recv() => if received.is_none() { return },
+        }
+        let Some(cert) = &cert else {
+            tracing::info!("SIGHUP: no TLS certificate is configured; nothing to reload");
+            continue;
+        };
+        let reloading = Arc::clone(cert);
+        match tokio::task::spawn_blocking(move || reloading.reload()).await {
+            Ok(Ok(())) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
+            Ok(Err(error)) => tracing::error!(
+                error = %error,
+                "SIGHUP: cannot reload the TLS certificate; keeping the one in use"
+            ),
+            Err(error) => tracing::error!(%error, "SIGHUP: TLS reload task failed"),
+        }
+    }
+}
+
 /// Binds one front end's listener, with TLS when `tls` is set; `None` when it is turned off.
 ///
 /// Logs `listening protocol=… addr=…` with the bound address, so `127.0.0.1:0` can be used
@@ -192,7 +289,7 @@ async fn log_exit(
 async fn bind(
     protocol: &'static str,
     listen: Listen,
-    tls: Option<&TlsFiles>,
+    tls: Option<&Tls>,
     alpn: &[&[u8]],
 ) -> Result<Option<Listener>, ServeError> {
     let Listen::On(addr) = listen else {
@@ -208,9 +305,10 @@ async fn bind(
         })?;
     let listener = match tls {
         None => Listener::plain(tcp),
-        Some(files) => {
-            let config = hubgate_protocol::load_server_config(&files.cert, &files.key, alpn)
-                .map_err(|source| ServeError::Tls { protocol, source })?;
+        Some((cert, client_ca)) => {
+            let config =
+                hubgate_protocol::server_config(Arc::clone(cert), client_ca.as_deref(), alpn)
+                    .map_err(|source| ServeError::Tls { protocol, source })?;
             Listener::tls(tcp, hubgate_protocol::acceptor(config))
         }
     };
@@ -263,21 +361,34 @@ async fn declare_hubs(storage: &SharedStorage, settings: &Settings) -> Result<()
     Ok(())
 }
 
-/// SIGINT and SIGTERM, installed before the gateway says it is ready.
+/// The signals the gateway handles, installed before it says it is ready.
 struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
+    /// SIGINT and SIGTERM.
+    stop: StopSignals,
+    /// SIGHUP: reload the TLS certificate.
+    hangup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
     fn install() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Self {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
+            stop: StopSignals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            },
+            hangup: signal(SignalKind::hangup())?,
         })
     }
+}
 
+/// SIGINT and SIGTERM.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
     async fn recv(mut self) -> &'static str {
         tokio::select! {
             _ = self.interrupt.recv() => "SIGINT",

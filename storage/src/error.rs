@@ -82,6 +82,20 @@ pub enum Error {
         /// Sequence the batch starts with.
         received: i32,
     },
+    /// A batch does not fit the producer's transaction state in the partition: a
+    /// non-transactional batch while its transaction is open, or a transactional batch
+    /// without a producer id.
+    #[error("producer {producer_id}: {reason}")]
+    InvalidTxnState {
+        /// The producer.
+        producer_id: i64,
+        /// What does not fit.
+        reason: &'static str,
+    },
+    /// A control batch (transaction marker) was appended as data; only
+    /// [`Transactions::write_marker`](crate::Transactions::write_marker) writes them.
+    #[error("control batches are written by the log only")]
+    ControlBatch,
     /// The batch could not be parsed or failed its checksum.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -96,6 +110,16 @@ pub enum Error {
     Locked {
         /// The data directory.
         path: String,
+    },
+    /// An object key or value is over its cap (see [`Objects`](crate::Objects)).
+    #[error("object {what} of {len} bytes exceeds the limit of {limit} bytes")]
+    ObjectTooLarge {
+        /// `"key"` or `"value"`.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The cap.
+        limit: usize,
     },
     /// The log has been closed.
     #[error("the log is closed")]

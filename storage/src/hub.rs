@@ -79,7 +79,7 @@ impl fmt::Display for HubName {
 }
 
 /// One partition of one hub.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PartitionId {
     /// The hub.
     pub hub: HubName,
@@ -301,6 +301,9 @@ pub struct PartitionState {
     pub log_start: Offset,
     /// Offset the next record will get; everything below it is readable.
     pub high_watermark: Offset,
+    /// The last stable offset: the first offset of the oldest open transaction, else the
+    /// high watermark (never below the log start). Read-committed readers stop here.
+    pub last_stable: Offset,
     /// Append time of the newest batch (ms since the epoch), `None` if never appended.
     pub last_append_ms: Option<i64>,
     /// Bytes stored for the partition.

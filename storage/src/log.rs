@@ -11,6 +11,7 @@ use crate::batch::RecordBatch;
 use crate::error::Result;
 use crate::hub::{HubConfig, HubInfo, HubName, HubUpdate, PartitionId, PartitionState};
 use crate::record::Offset;
+use crate::txn::Transactions;
 
 /// What an engine can do; front ends check these instead of assuming.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +96,7 @@ pub struct RetentionReport {
 }
 
 /// A consumer group's committed position in one partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommittedOffset {
     /// Next offset to consume.
     pub offset: Offset,
@@ -217,9 +218,9 @@ pub trait GroupOffsets: Send + Sync + fmt::Debug + 'static {
 }
 
 /// Everything a front end needs from storage.
-pub trait Storage: Log + GroupOffsets {}
+pub trait Storage: Log + GroupOffsets + Transactions + crate::Objects {}
 
-impl<T: Log + GroupOffsets> Storage for T {}
+impl<T: Log + GroupOffsets + Transactions + crate::Objects> Storage for T {}
 
 /// The shared handle front ends hold.
 pub type SharedStorage = Arc<dyn Storage>;

@@ -14,11 +14,13 @@ use crate::hub::{HubInfo, HubName, PartitionId};
 use crate::log::{CommittedOffset, RetentionReport};
 use crate::producer::ProducerState;
 use crate::record::Offset;
+use crate::txn::{AbortedTxn, TxnRecord};
 
 /// Keeps nothing beyond the engine's own maps and the batches below.
 #[derive(Debug, Default)]
 pub(crate) struct MemoryBackend {
     producer_ids: AtomicI64,
+    objects: crate::memory_objects::MemoryObjects,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +62,7 @@ impl PartitionStore for MemoryPartition {
         _meta: &PartitionMeta,
         time_entry: Option<i64>,
         _producer: Option<(i64, &ProducerState)>,
+        _aborted: Option<&AbortedTxn>,
     ) -> Result<()> {
         let mut batches = self.lock();
         batches.by_base.insert(batch.base_offset(), batch.clone());
@@ -71,6 +74,10 @@ impl PartitionStore for MemoryPartition {
 
     fn producers(&self) -> Result<Vec<(i64, ProducerState)>> {
         // Nothing persists: the engine's own map is the only copy.
+        Ok(Vec::new())
+    }
+
+    fn aborted(&self) -> Result<Vec<AbortedTxn>> {
         Ok(Vec::new())
     }
 
@@ -135,6 +142,12 @@ impl PartitionStore for MemoryPartition {
     }
 }
 
+impl MemoryBackend {
+    pub(crate) fn objects(&self) -> &crate::memory_objects::MemoryObjects {
+        &self.objects
+    }
+}
+
 impl Backend for MemoryBackend {
     type Partition = MemoryPartition;
 
@@ -177,6 +190,14 @@ impl Backend for MemoryBackend {
 
     fn next_producer_id(&self) -> Result<i64> {
         Ok(self.producer_ids.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn load_txns(&self) -> Result<Vec<(String, TxnRecord)>> {
+        Ok(Vec::new())
+    }
+
+    fn save_txn(&self, _id: &str, _record: Option<&TxnRecord>) -> Result<()> {
+        Ok(())
     }
 
     fn sync(&self) -> Result<()> {

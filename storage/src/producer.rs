@@ -41,6 +41,8 @@ pub(crate) struct ProducerState {
     pub(crate) epoch: i16,
     /// Oldest first.
     pub(crate) batches: VecDeque<SequencedBatch>,
+    /// First offset of the producer's open transaction in the partition, if one is open.
+    pub(crate) txn_first: Option<Offset>,
 }
 
 /// What to do with an idempotent batch.
@@ -135,15 +137,34 @@ pub(crate) fn advance(
         batches.pop_front();
     }
     batches.push_back(batch);
-    ProducerState { epoch, batches }
+    ProducerState {
+        epoch,
+        batches,
+        txn_first: state.and_then(|s| s.txn_first),
+    }
+}
+
+/// The state after a transaction marker at `epoch`: the open transaction (if any) is closed,
+/// and a newer epoch starts the sequence over.
+pub(crate) fn close_transaction(state: Option<&ProducerState>, epoch: i16) -> ProducerState {
+    let batches = match state {
+        Some(s) if s.epoch == epoch => s.batches.clone(),
+        _ => VecDeque::new(),
+    };
+    ProducerState {
+        epoch: state.map_or(epoch, |s| s.epoch.max(epoch)),
+        batches,
+        txn_first: None,
+    }
 }
 
 const BATCH_LEN: usize = 4 + 4 + 8 + 8 + 8;
 
 impl ProducerState {
-    /// Fixed-width big-endian encoding: epoch, count, then each batch.
+    /// Fixed-width big-endian encoding: epoch, count, each batch, then the open
+    /// transaction's first offset (`i64::MIN` for none).
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(3 + self.batches.len() * BATCH_LEN);
+        let mut out = Vec::with_capacity(3 + self.batches.len() * BATCH_LEN + 8);
         out.extend_from_slice(&self.epoch.to_be_bytes());
         out.push(self.batches.len() as u8);
         for b in &self.batches {
@@ -153,18 +174,31 @@ impl ProducerState {
             out.extend_from_slice(&b.last_offset.to_be_bytes());
             out.extend_from_slice(&b.log_append_time.to_be_bytes());
         }
+        out.extend_from_slice(&self.txn_first.unwrap_or(i64::MIN).to_be_bytes());
         out
     }
 
-    /// Inverse of [`ProducerState::encode`]; `None` for malformed bytes.
+    /// Inverse of [`ProducerState::encode`]; `None` for malformed bytes. The encoding
+    /// without the trailing transaction offset (written before transactions existed) is read
+    /// as having no open transaction.
     pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
         let epoch = i16::from_be_bytes(bytes.get(0..2)?.try_into().ok()?);
         let count = usize::from(*bytes.get(2)?);
-        if count > RETAINED_BATCHES || bytes.len() != 3 + count * BATCH_LEN {
+        let batches_end = 3 + count * BATCH_LEN;
+        if count > RETAINED_BATCHES
+            || (bytes.len() != batches_end && bytes.len() != batches_end + 8)
+        {
             return None;
         }
+        let txn_first = match bytes.get(batches_end..) {
+            Some(tail) if tail.len() == 8 => {
+                let first = i64::from_be_bytes(tail.try_into().ok()?);
+                (first != i64::MIN).then_some(first)
+            }
+            _ => None,
+        };
         let mut batches = VecDeque::with_capacity(count);
-        for chunk in bytes[3..].chunks_exact(BATCH_LEN) {
+        for chunk in bytes[3..batches_end].chunks_exact(BATCH_LEN) {
             let i32_at = |at: usize| chunk[at..at + 4].try_into().ok().map(i32::from_be_bytes);
             let i64_at = |at: usize| chunk[at..at + 8].try_into().ok().map(i64::from_be_bytes);
             batches.push_back(SequencedBatch {
@@ -175,7 +209,11 @@ impl ProducerState {
                 log_append_time: i64_at(24)?,
             });
         }
-        Some(Self { epoch, batches })
+        Some(Self {
+            epoch,
+            batches,
+            txn_first,
+        })
     }
 }
 
@@ -305,10 +343,15 @@ mod tests {
 
     #[test]
     fn state_encoding_round_trips_and_rejects_garbage() {
-        let state = state_with(9, &[stored(0, 3, 10), stored(3, 2, 13)]);
+        let mut state = state_with(9, &[stored(0, 3, 10), stored(3, 2, 13)]);
+        assert_eq!(ProducerState::decode(&state.encode()), Some(state.clone()));
+        state.txn_first = Some(10);
         assert_eq!(ProducerState::decode(&state.encode()), Some(state.clone()));
         let bytes = state.encode();
         assert_eq!(ProducerState::decode(&bytes[..bytes.len() - 1]), None);
+        // The encoding from before transactions: no open transaction.
+        let old = &bytes[..bytes.len() - 8];
+        assert_eq!(ProducerState::decode(old).unwrap().txn_first, None);
         assert_eq!(ProducerState::decode(&[0, 0, 9]), None);
         assert_eq!(ProducerState::decode(&[]), None);
     }

@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hubgate_storage::{
+    AbortedTxn, Limits, MarkerKind, PendingOffset, TxnMarker, TxnRecord, TxnStatus,
+    committed_records,
+};
+use hubgate_storage::{
     CleanupPolicy, CommittedOffset, EncodeOptions, Error, Header, HubConfig, HubName, HubUpdate,
     PartitionId, Record, RecordBatch, SharedStorage, StorageConfig, StorageUrl, TimeQuery,
     TimestampPolicy, TimestampType, open,
@@ -577,7 +581,8 @@ async fn wait_for_is_woken_by_appends(f: Fixture) {
 async fn capabilities_describe_the_engine(f: Fixture) {
     let caps = f.log.capabilities();
     assert!(caps.contiguous_offsets && caps.delete_records);
-    assert!(!caps.compaction && !caps.transactions && !caps.shared);
+    assert!(caps.transactions);
+    assert!(!caps.compaction && !caps.shared);
     assert_eq!(
         caps.durable,
         f.dir.is_some(),
@@ -821,6 +826,251 @@ async fn idempotent_producers(f: Fixture) {
     assert!(c != a && c != b);
 }
 
+/// A transactional batch of `n` records.
+fn transactional(producer: i64, epoch: i16, seq: i32, n: usize) -> RecordBatch {
+    let records: Vec<Record> = (0..n).map(|i| record(i as i64, 1000 + i as i64)).collect();
+    let options = EncodeOptions {
+        producer_id: producer,
+        producer_epoch: epoch,
+        base_sequence: seq,
+        transactional: true,
+        ..EncodeOptions::default()
+    };
+    RecordBatch::encode(&records, &options).unwrap()
+}
+
+fn marker(producer: i64, epoch: i16, kind: MarkerKind) -> TxnMarker {
+    TxnMarker {
+        producer_id: producer,
+        producer_epoch: epoch,
+        kind,
+        coordinator_epoch: 0,
+    }
+}
+
+/// Offsets of the committed data records readable from `from`.
+async fn committed(log: &SharedStorage, p: &PartitionId, from: i64) -> Vec<i64> {
+    let read = log.read_committed(p, from, 1 << 20).await.unwrap();
+    committed_records(&read, from, &Limits::default())
+        .unwrap()
+        .iter()
+        .map(|r| r.offset)
+        .collect()
+}
+
+async fn transactions(f: Fixture) {
+    let log = &f.log;
+    create(log, "t", 1).await;
+    let p = pid("t", 0);
+    let a = log.new_producer_id().await.unwrap();
+    let b = log.new_producer_id().await.unwrap();
+
+    // An open transaction holds the last stable offset at its first offset.
+    log.append(&p, transactional(a, 0, 0, 3)).await.unwrap();
+    log.append(&p, idempotent(b, 0, 0, 1)).await.unwrap();
+    let state = log.partition(&p).await.unwrap();
+    assert_eq!((state.high_watermark, state.last_stable), (4, 0));
+    assert!(
+        log.read_committed(&p, 0, 1 << 20)
+            .await
+            .unwrap()
+            .batches
+            .is_empty()
+    );
+    assert_eq!(log.read(&p, 0, 1 << 20).await.unwrap().batches.len(), 2);
+    // Inside its transaction a producer may not write non-transactional batches.
+    assert!(matches!(
+        log.append(&p, idempotent(a, 0, 3, 1)).await,
+        Err(Error::InvalidTxnState { .. })
+    ));
+    // Control batches come only from markers.
+    let control = RecordBatch::encode(
+        &[record(0, 1)],
+        &EncodeOptions {
+            producer_id: a,
+            producer_epoch: 0,
+            transactional: true,
+            control: true,
+            ..EncodeOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        log.append(&p, control).await,
+        Err(Error::ControlBatch)
+    ));
+
+    // A waiter for stable data is woken by the marker.
+    let waiter = {
+        let log = Arc::clone(log);
+        let p = p.clone();
+        tokio::spawn(async move {
+            log.wait_stable(&p, 0, Instant::now() + Duration::from_secs(10))
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiter.is_finished());
+    let abort = log
+        .write_marker(&p, marker(a, 0, MarkerKind::Abort))
+        .await
+        .unwrap();
+    assert_eq!(abort.base_offset, 4);
+    assert_eq!(waiter.await.unwrap().last_stable, 5);
+    let read = log.read_committed(&p, 0, 1 << 20).await.unwrap();
+    assert_eq!(read.state.last_stable, 5);
+    assert_eq!(read.batches.len(), 3);
+    assert!(read.batches[2].header().is_control());
+    assert_eq!(read.batches[2].len(), 78);
+    read.batches[2].verify_crc().unwrap();
+    let expected = AbortedTxn {
+        producer_id: a,
+        first_offset: 0,
+        last_offset: 4,
+    };
+    assert_eq!(read.aborted, vec![expected]);
+    assert_eq!(committed(log, &p, 0).await, vec![3]);
+
+    // A committed transaction becomes visible; the abort's index entry stays.
+    log.append(&p, transactional(a, 0, 3, 2)).await.unwrap();
+    assert_eq!(log.partition(&p).await.unwrap().last_stable, 5);
+    log.write_marker(&p, marker(a, 0, MarkerKind::Commit))
+        .await
+        .unwrap();
+    assert_eq!(committed(log, &p, 0).await, vec![3, 5, 6]);
+    assert_eq!(committed(log, &p, 6).await, vec![6]);
+    // Reads past the aborted range list no aborted transaction.
+    assert!(
+        log.read_committed(&p, 5, 1 << 20)
+            .await
+            .unwrap()
+            .aborted
+            .is_empty()
+    );
+    // A marker from an older epoch is refused; a newer one fences the older epoch.
+    log.write_marker(&p, marker(a, 2, MarkerKind::Abort))
+        .await
+        .unwrap();
+    assert!(matches!(
+        log.write_marker(&p, marker(a, 1, MarkerKind::Commit)).await,
+        Err(Error::InvalidProducerEpoch { .. })
+    ));
+    assert!(matches!(
+        log.append(&p, transactional(a, 1, 0, 1)).await,
+        Err(Error::InvalidProducerEpoch { .. })
+    ));
+    let producers = log.producers(&p).await.unwrap();
+    assert_eq!(producers.len(), 2);
+    assert_eq!(
+        (producers[0].producer_id, producers[0].producer_epoch),
+        (a, 2)
+    );
+
+    // Leave one transaction open: retention stops below it.
+    log.append(&p, transactional(a, 2, 0, 2)).await.unwrap();
+    log.append(&p, batch(1)).await.unwrap();
+    let state = log.partition(&p).await.unwrap();
+    assert_eq!((state.last_stable, state.high_watermark), (9, 12));
+    log.update_hub(
+        &hub("t"),
+        HubUpdate {
+            retention: Some(Some(Duration::from_millis(1))),
+            ..HubUpdate::default()
+        },
+    )
+    .await
+    .unwrap();
+    log.enforce_retention(i64::MAX / 2).await.unwrap();
+    let state = log.partition(&p).await.unwrap();
+    assert_eq!((state.log_start, state.last_stable), (9, 9));
+
+    // Coordinator state is stored per transactional id.
+    let record = TxnRecord {
+        producer_id: a,
+        producer_epoch: 2,
+        last_epoch: 1,
+        timeout_ms: 60_000,
+        status: TxnStatus::Ongoing,
+        partitions: vec![p.clone()],
+        groups: vec!["g".into()],
+        pending_offsets: vec![PendingOffset {
+            group: "g".into(),
+            partition: p.clone(),
+            offset: CommittedOffset {
+                offset: 7,
+                leader_epoch: None,
+                metadata: String::new(),
+                committed_at_ms: 1,
+            },
+        }],
+        started_ms: 5,
+        updated_ms: 6,
+    };
+    log.put_txn("tx", Some(&record)).await.unwrap();
+    log.put_txn("gone", Some(&record)).await.unwrap();
+    log.put_txn("gone", None).await.unwrap();
+    assert_eq!(
+        log.txns().await.unwrap(),
+        vec![("tx".to_owned(), record.clone())]
+    );
+
+    let Some(f) = f.reopen() else {
+        return; // not a persistent engine
+    };
+    let log = &f.log;
+    // The open transaction, the producer epochs and the coordinator state survive.
+    let state = log.partition(&p).await.unwrap();
+    assert_eq!((state.last_stable, state.high_watermark), (9, 12));
+    assert!(matches!(
+        log.append(&p, transactional(a, 1, 0, 1)).await,
+        Err(Error::InvalidProducerEpoch { .. })
+    ));
+    assert_eq!(log.txns().await.unwrap(), vec![("tx".to_owned(), record)]);
+    log.write_marker(&p, marker(a, 2, MarkerKind::Abort))
+        .await
+        .unwrap();
+    let read = log.read_committed(&p, 9, 1 << 20).await.unwrap();
+    assert_eq!(read.state.last_stable, 13);
+    assert_eq!(
+        read.aborted,
+        vec![AbortedTxn {
+            producer_id: a,
+            first_offset: 9,
+            last_offset: 12
+        }]
+    );
+    assert_eq!(committed(log, &p, 9).await, vec![11]);
+}
+
+async fn aborted_index_survives_reopen(f: Fixture) {
+    let log = &f.log;
+    create(log, "a", 1).await;
+    let p = pid("a", 0);
+    let a = log.new_producer_id().await.unwrap();
+    log.append(&p, transactional(a, 0, 0, 2)).await.unwrap();
+    log.write_marker(&p, marker(a, 0, MarkerKind::Abort))
+        .await
+        .unwrap();
+    log.append(&p, batch(1)).await.unwrap();
+    let Some(f) = f.reopen() else {
+        return;
+    };
+    let read = f.log.read_committed(&p, 0, 1 << 20).await.unwrap();
+    assert_eq!(read.aborted.len(), 1);
+    assert_eq!(committed(&f.log, &p, 0).await, vec![3]);
+    // Deleting past the marker drops the entry.
+    f.log.delete_records(&p, 3).await.unwrap();
+    assert!(
+        f.log
+            .read_committed(&p, 3, 1 << 20)
+            .await
+            .unwrap()
+            .aborted
+            .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn a_locked_data_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -869,4 +1119,6 @@ conformance!(
     group_offsets,
     state_survives_reopen,
     idempotent_producers,
+    transactions,
+    aborted_index_survives_reopen,
 );

@@ -54,7 +54,7 @@ class Gateway:
             *self.extra_args,
         ]
         # Every listener on an ephemeral port unless the test chose its own.
-        for protocol in ("kafka", "amqp", "http"):
+        for protocol in ("kafka", "amqp", "http", "blob"):
             flag = f"--{protocol}-listen"
             if flag not in self.extra_args:
                 args += [flag, "127.0.0.1:0"]
@@ -131,6 +131,11 @@ class Gateway:
     def http(self) -> str:
         """HTTP base URL, `http://127.0.0.1:PORT`."""
         return "http://" + self.addrs["http"]
+
+    @property
+    def blob(self) -> str:
+        """Blob endpoint of the development account, `http://127.0.0.1:PORT/devstoreaccount1`."""
+        return "http://" + self.addrs["blob"] + "/devstoreaccount1"
 
     def port(self, protocol: str) -> int:
         return int(self.addrs[protocol].rsplit(":", 1)[1])

@@ -6,8 +6,12 @@ Send-only, Listen-only and Manage — each with a fresh random key.
 that none of them reached the gateway's log (`assert_no_secret_in_log`).
 """
 
+import base64
+import hashlib
+import hmac
 import secrets
 import subprocess
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,16 +56,51 @@ class TestCa:
 
 @dataclass
 class Policy:
+    """One `[policies.NAME]` table. The key is written inline unless `key_file` or `key_env`
+    names where the gateway is to read it from (the test then provides the file or variable)."""
+
     name: str
     rights: list[str]
     key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     hubs: list[str] = field(default_factory=list)
+    key_file: Path | None = None
+    key_env: str | None = None
+    cert_subject: str | None = None
 
     def toml(self) -> str:
-        lines = [f"[policies.{self.name}]", f'key = "{self.key}"', f"rights = {self.rights!r}".replace("'", '"')]
+        lines = [f"[policies.{self.name}]"]
+        if self.key_file:
+            lines.append(f'key_file = "{self.key_file}"')
+        elif self.key_env:
+            lines.append(f'key_env = "{self.key_env}"')
+        else:
+            lines.append(f'key = "{self.key}"')
+        lines.append(f"rights = {self.rights!r}".replace("'", '"'))
         if self.hubs:
             lines.append(f"hubs = {self.hubs!r}".replace("'", '"'))
+        if self.cert_subject:
+            lines.append(f'cert_subject = "{self.cert_subject}"')
         return "\n".join(lines) + "\n"
+
+    def token(self, resource: str, expiry: int) -> str:
+        """A SAS token for `resource` signed with this policy's key, the Azure SDKs' way."""
+        return sas_token(resource, self.name, self.key, expiry)
+
+
+def sas_token(resource: str, key_name: str, key: str, expiry: int) -> str:
+    """`SharedAccessSignature sr=…&sig=…&se=…&skn=…` as the Azure SDKs make it: HMAC-SHA256 over
+    quote_plus(resource) + "\\n" + expiry, base64, url-encoded."""
+    sr = urllib.parse.quote_plus(resource)
+    signed = (sr + "\n" + str(expiry)).encode()
+    sig = base64.b64encode(hmac.new(key.encode(), signed, hashlib.sha256).digest()).decode()
+    return "SharedAccessSignature " + urllib.parse.urlencode({"sr": resource, "sig": sig, "se": expiry, "skn": key_name})
+
+
+def fingerprint(pem_path: Path) -> str:
+    """SHA-256 of a PEM certificate's DER, hex."""
+    import ssl
+
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(Path(pem_path).read_text())).hexdigest()
 
 
 DEFAULT_POLICIES = (("sender", ["send"]), ("listener", ["listen"]), ("admin", ["manage"]))
@@ -75,6 +114,7 @@ class SecureSetup:
     tls: bool = True
     extra_toml: str = ""
     policies: dict = field(default_factory=dict)
+    client_ca: bool = False  # require client certificates signed by the test CA
 
     def __post_init__(self):
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -95,6 +135,8 @@ class SecureSetup:
         args = ["--config", str(self.config)]
         if self.ca:
             args += ["--tls-cert", str(self.server_cert), "--tls-key", str(self.server_key)]
+            if self.client_ca:
+                args += ["--tls-client-ca", str(self.ca.cert)]
         return args
 
     def keys(self) -> list[str]:

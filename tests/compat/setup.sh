@@ -9,10 +9,12 @@ venv="$root/.venv"
 
 stamp_ok() { [[ -f "$2" ]] && cmp -s "$1" "$2"; }
 
-# Debian packages: kcat, and Node.js when the machine has none.
+# Debian packages: kcat, Node.js when the machine has none, and Chromium for the console's
+# browser tests (driven by playwright-core, which never downloads a browser of its own).
 need=()
 command -v kcat >/dev/null || need+=(kcat)
 command -v npm >/dev/null || need+=(nodejs npm)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})); then
     sudo=""
     if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi

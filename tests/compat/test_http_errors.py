@@ -71,7 +71,7 @@ def test_http_errors_503_and_408(start_gateway, hub_name):
     url = f"{gw.http}/{hub_name}/partitions/0/messages"
     assert requests.post(url, data="first", timeout=10).status_code == 201
     # A client that announces 10 bytes and sends 1 holds the only request slot.
-    stalled = raw_request(gw, f"POST /{hub_name}/partitions/0/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nx".encode())
+    stalled = raw_request(gw, f"POST /{hub_name}/partitions/0/messages HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nx".encode())
     time.sleep(0.2)
     r = requests.post(url, data="second", timeout=10)
     assert_error(r, 503, "ServerBusy")

@@ -83,5 +83,12 @@ def test_http_sas_send_401_403(sas_gateway, hub_name):
         assert r.status_code == 200, r.text
         counts.append(r.json()["last_enqueued_sequence_number"] + 1)
     assert sorted(counts) == [0, 0, 0, 1]
-    (m,) = kafka_read(gw, hub_name, 1)
+    # With policies, Kafka clients authenticate too: SASL PLAIN with the policy name and key.
+    sasl = {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanisms": "PLAIN",
+        "sasl.username": "RootManageSharedAccessKey",
+        "sasl.password": MANAGE_KEY,
+    }
+    (m,) = kafka_read(gw, hub_name, 1, **sasl)
     assert m.value() == b"authorized" and m.key() == b"p"

@@ -14,10 +14,11 @@ import requests
 BATCH = "application/vnd.microsoft.servicebus.json"
 
 
-def kafka_read(gw, hub, count, partitions=range(4), timeout=20.0):
+def kafka_read(gw, hub, count, partitions=range(4), timeout=20.0, **extra):
     """Reads `count` records from `hub` over Kafka, from offset 0 of each partition.
 
-    Returns confluent-kafka `Message`s sorted by (partition, offset). Skips the test when the
+    Returns confluent-kafka `Message`s sorted by (partition, offset); `extra` is more client
+    configuration (SASL settings for a gateway with access policies). Skips the test when the
     gateway has no Kafka listener in this build.
     """
     if "kafka" not in gw.addrs:
@@ -30,6 +31,7 @@ def kafka_read(gw, hub, count, partitions=range(4), timeout=20.0):
             "group.id": f"http-compat-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": False,
+            **extra,
         }
     )
     try:

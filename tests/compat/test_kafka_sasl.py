@@ -493,3 +493,38 @@ def test_emulator_connection_string_with_a_matching_policy(start_gateway, hub_na
     wrong = {**config, "sasl.password": EMULATOR_CONNECTION_STRING.replace("SAS_KEY_VALUE", "OTHER")}
     assert any(e.code() == KafkaError._AUTHENTICATION for e in auth_errors(wrong))
     assert produce_confluent({"bootstrap.servers": gw.kafka, "message.timeout.ms": 3000}, hub_name, [b"x"])[0] is not None
+
+
+def test_transactions_need_send_and_offsets_need_listen(secure):
+    """A transactional producer needs Send (a Listen policy's init_transactions fails with
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED); a Send policy commits a transaction, but its
+    send_offsets_to_transaction needs Listen for the group (GROUP_AUTHORIZATION_FAILED)."""
+    topic = HUBS[11]
+    listener = Producer({**plain_config(secure, "listener"), "transactional.id": f"t-{uuid.uuid4().hex}"})
+    with pytest.raises(KafkaException) as refused:
+        listener.init_transactions(15)
+    assert refused.value.args[0].code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, refused.value
+
+    sender = Producer({**plain_config(secure, "sender"), "transactional.id": f"t-{uuid.uuid4().hex}"})
+    sender.init_transactions(15)
+    sender.begin_transaction()
+    sender.produce(topic, b"in a transaction", partition=0)
+    sender.commit_transaction(15)
+
+    sender.begin_transaction()
+    sender.produce(topic, b"offsets refused", partition=0)
+    reader = Consumer({**plain_config(secure, "listener"), "group.id": f"g-{uuid.uuid4().hex}"})
+    try:
+        with pytest.raises(KafkaException) as denied:
+            sender.send_offsets_to_transaction(
+                [TopicPartition(topic, 0, 1)], reader.consumer_group_metadata(), 15
+            )
+        assert denied.value.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED, denied.value
+    finally:
+        reader.close()
+    sender.abort_transaction(15)
+
+    got = confluent_consume(
+        secure.kafka, topic, 0, 0, 1, **plain_config(secure, "listener"), **{"isolation.level": "read_committed"}
+    )
+    assert [m.value() for m in got] == [b"in a transaction"]

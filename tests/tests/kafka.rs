@@ -25,6 +25,8 @@ fn start(data: &str) -> (Gateway, SocketAddr) {
         "off",
         "--http-listen",
         "off",
+        "--blob-listen",
+        "off",
     ])
     .unwrap();
     let addr = gw.listen_addr("kafka", READY).unwrap();

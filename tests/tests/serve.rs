@@ -20,6 +20,8 @@ fn serve_args(data_dir: &str) -> Vec<String> {
         "off",
         "--http-listen",
         "off",
+        "--blob-listen",
+        "off",
     ]
     .map(String::from)
     .to_vec()
@@ -129,6 +131,7 @@ fn environment_variables_configure_serve() {
             ("HUBGATE_KAFKA_LISTEN", "off"),
             ("HUBGATE_AMQP_LISTEN", "off"),
             ("HUBGATE_HTTP_LISTEN", "off"),
+            ("HUBGATE_BLOB_LISTEN", "off"),
             ("HUBGATE_LOG_FORMAT", "json"),
         ],
     )
@@ -164,6 +167,7 @@ fn version_and_help() {
         "--kafka-listen",
         "--amqp-listen",
         "--http-listen",
+        "--blob-listen",
         "--durability",
         "HUBGATE_DATA_DIR",
     ] {

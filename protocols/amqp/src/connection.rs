@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use fe2o3_amqp::acceptor::{ConnectionAcceptor, ListenerConnectionHandle, SessionAcceptor};
 use fe2o3_amqp::types::definitions::{AmqpError, ConnectionError};
-use hubgate_protocol::{CancellationToken, Connection};
+use hubgate_protocol::{CancellationToken, Connection, Grant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug};
@@ -81,14 +81,21 @@ pub(crate) struct Scope {
 
 /// Serves one accepted client until it closes or `shutdown` fires.
 pub(crate) async fn handle(shared: Arc<Shared>, conn: Connection, shutdown: CancellationToken) {
-    handle_stream(shared, conn.stream, shutdown).await;
+    // A verified TLS client certificate that maps to a policy authenticates the connection
+    // like SASL PLAIN does.
+    let certificate = conn
+        .client_cert_subject()
+        .and_then(|subject| shared.config.policies.authenticate_cert(subject));
+    handle_stream(shared, conn.stream, certificate, shutdown).await;
 }
 
 /// Serves one client byte stream, from the AMQP listener or tunneled in from another, until
-/// it closes or `shutdown` fires.
+/// it closes or `shutdown` fires; `certificate` is the grant of a client certificate that
+/// authenticated the connection, if any.
 pub(crate) async fn handle_stream<S>(
     shared: Arc<Shared>,
     mut stream: S,
+    certificate: Option<Grant>,
     shutdown: CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
@@ -140,7 +147,7 @@ pub(crate) async fn handle_stream<S>(
     };
     let access = Arc::new(Access::new(
         Arc::clone(&shared.config.policies),
-        sasl.grant(),
+        sasl.grant().or(certificate),
     ));
     debug!(
         sasl = header == SASL_HEADER,

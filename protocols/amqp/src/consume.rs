@@ -3,7 +3,9 @@
 //! The start position comes from the selector filter ([`crate::filter`]); owner levels and the
 //! reader cap from [`crate::owners`]. Records are read from the log and sent as link credit
 //! allows (`send_batchable` waits for credit); when caught up the link waits on
-//! [`Log::wait_for`](hubgate_storage::Log::wait_for), woken by appends.
+//! [`Transactions::wait_stable`](hubgate_storage::Transactions::wait_stable), woken by appends.
+//! Receivers read committed: only below the last stable offset, without aborted or control
+//! records (`hubgate_storage::committed_records`); sequence numbers keep their offsets.
 //!
 //! Event Hubs consumers (a selector filter or an owner level) get
 //! pre-settled deliveries, because pyamqp never settles them; other clients get the settle
@@ -253,7 +255,9 @@ async fn deliver(
         let read = tokio::select! {
             () = stolen.cancelled() => return Stop::Stolen,
             () = shutdown.cancelled() => return Stop::Shutdown,
-            read = storage.read(&plan.partition, next, READ_BYTES) => read,
+            // Committed data only: never past the last stable offset, never aborted or control
+            // records (their offsets are skipped).
+            read = storage.read_committed(&plan.partition, next, READ_BYTES) => read,
         };
         let read = match read {
             Ok(read) => read,
@@ -281,7 +285,7 @@ async fn deliver(
                     debug!(%error, "reader detached");
                     return Stop::Detached;
                 }
-                waited = storage.wait_for(&plan.partition, next, deadline) => {
+                waited = storage.wait_stable(&plan.partition, next, deadline) => {
                     if let Err(error) = waited {
                         return Stop::Failed(error.into());
                     }
@@ -290,46 +294,40 @@ async fn deliver(
             continue;
         }
         let runtime = plan.runtime_metric.then(|| last_enqueued(&read.state));
-        for batch in read.batches {
-            let records = match batch.records(&limits) {
-                Ok(records) => records,
-                Err(error) => return Stop::Failed(Error::Storage(error.into())),
+        let end = read.batches.last().map_or(next, |b| b.last_offset() + 1);
+        let records = match hubgate_storage::committed_records(&read, next, &limits) {
+            Ok(records) => records,
+            Err(error) => return Stop::Failed(Error::Storage(error)),
+        };
+        for record in &records {
+            let mut message = mapping::record_to_message(
+                record,
+                BrokerAnnotations {
+                    sequence_number: record.offset,
+                    enqueued_time_ms: record.timestamp,
+                },
+            );
+            mapping::add_runtime_annotations(&mut message, runtime.as_ref());
+            let sendable = Sendable::builder().message(message).build();
+            let sent = tokio::select! {
+                () = stolen.cancelled() => return Stop::Stolen,
+                () = shutdown.cancelled() => return Stop::Shutdown,
+                sent = sender.send_batchable(sendable) => sent,
             };
-            let from = next;
-            for record in records.iter().filter(|r| r.offset >= from) {
-                let mut message = mapping::record_to_message(
-                    record,
-                    BrokerAnnotations {
-                        sequence_number: record.offset,
-                        enqueued_time_ms: record.timestamp,
-                    },
-                );
-                mapping::add_runtime_annotations(&mut message, runtime.as_ref());
-                let sendable = Sendable::builder().message(message).build();
-                let sent = tokio::select! {
-                    () = stolen.cancelled() => return Stop::Stolen,
-                    () = shutdown.cancelled() => return Stop::Shutdown,
-                    sent = sender.send_batchable(sendable) => sent,
-                };
-                match sent {
-                    // Pre-settled deliveries complete at once, and a generic client's outcome
-                    // is tracked by the link itself, so the future is not awaited.
-                    Ok(_outcome) => {
-                        let bytes = record.value.as_ref().map_or(0, |v| v.len()) as u64;
-                        metrics::global().records_out(
-                            "amqp",
-                            plan.partition.hub.as_str(),
-                            1,
-                            bytes,
-                        );
-                    }
-                    Err(error) => {
-                        debug!(%error, "delivery failed; reader gone");
-                        return Stop::Detached;
-                    }
+            match sent {
+                // Pre-settled deliveries complete at once, and a generic client's outcome
+                // is tracked by the link itself, so the future is not awaited.
+                Ok(_outcome) => {
+                    let bytes = record.value.as_ref().map_or(0, |v| v.len()) as u64;
+                    metrics::global().records_out("amqp", plan.partition.hub.as_str(), 1, bytes);
                 }
-                next = record.offset + 1;
+                Err(error) => {
+                    debug!(%error, "delivery failed; reader gone");
+                    return Stop::Detached;
+                }
             }
+            next = record.offset + 1;
         }
+        next = next.max(end);
     }
 }

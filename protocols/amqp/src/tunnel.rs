@@ -31,7 +31,7 @@ impl AmqpFrontEnd {
                     debug!("too many tunneled AMQP connections; closing this one");
                     return;
                 };
-                connection::handle_stream(shared, stream, shutdown).await;
+                connection::handle_stream(shared, stream, None, shutdown).await;
             }
             .instrument(span)
         })

@@ -128,6 +128,21 @@ pub struct Connection {
     pub peer: SocketAddr,
     /// Whether `stream` is TLS.
     pub tls: bool,
+    /// The subject of the client certificate verified in the TLS handshake.
+    client_cert_subject: Option<String>,
+}
+
+impl Connection {
+    /// The subject of the TLS client certificate the peer presented and the listener verified
+    /// against its client CA (see [`crate::tls::server_config`]), in the format of
+    /// [`crate::tls::certificate_subject`] (e.g. `CN=client-a`); `None` on plain TCP, without a
+    /// client CA, or when the subject does not parse.
+    ///
+    /// Front ends pass it to [`SasPolicies::authenticate_cert`](crate::SasPolicies::authenticate_cert)
+    /// to authenticate the connection as the policy whose `cert_subject` it is.
+    pub fn client_cert_subject(&self) -> Option<&str> {
+        self.client_cert_subject.as_deref()
+    }
 }
 
 /// A client byte stream: plain TCP or TLS over TCP.
@@ -152,6 +167,20 @@ impl Stream {
         match self {
             Stream::Plain(_) => None,
             Stream::Tls(tls) => tls.get_ref().1.alpn_protocol(),
+        }
+    }
+
+    /// The subject of the client's leaf certificate, if it sent one (it was verified in the
+    /// handshake: a listener only accepts client certificates when it has a client CA).
+    fn client_cert_subject(&self) -> Option<String> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Tls(tls) => tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| crate::tls::certificate_subject(leaf)),
         }
     }
 
@@ -433,7 +462,20 @@ async fn connection<H, F>(
     };
     debug!("connection opened");
     let tls = matches!(stream, Stream::Tls(_));
-    handler(Connection { stream, peer, tls }, shutdown).await;
+    let client_cert_subject = stream.client_cert_subject();
+    if let Some(subject) = &client_cert_subject {
+        debug!(client_cert = %subject, "client certificate verified");
+    }
+    handler(
+        Connection {
+            stream,
+            peer,
+            tls,
+            client_cert_subject,
+        },
+        shutdown,
+    )
+    .await;
     debug!("connection closed");
 }
 

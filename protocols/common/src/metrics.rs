@@ -27,6 +27,21 @@ struct Flow {
     bytes: u64,
 }
 
+/// One records/bytes counter, as [`Metrics::flows`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowTotal {
+    /// Which way the records moved.
+    pub direction: Direction,
+    /// The protocol that moved them.
+    pub protocol: &'static str,
+    /// The hub.
+    pub hub: String,
+    /// Records so far.
+    pub records: u64,
+    /// Payload bytes so far.
+    pub bytes: u64,
+}
+
 /// A rendered counter family: name, help, direction, which number of a [`Flow`].
 type Family = (&'static str, &'static str, Direction, fn(&Flow) -> u64);
 
@@ -36,6 +51,8 @@ struct Inner {
     flows: BTreeMap<(Direction, &'static str, String), Flow>,
     /// (protocol, status) → requests.
     requests: BTreeMap<(&'static str, String), u64>,
+    /// Transaction outcome (`opened`, `committed`, `aborted`, `timed_out`) → count.
+    transactions: BTreeMap<&'static str, u64>,
 }
 
 /// Process-wide counters. Cheap to update from any task.
@@ -101,6 +118,20 @@ impl Metrics {
         *count = count.saturating_add(1);
     }
 
+    /// Counts one transaction event: `opened`, `committed`, `aborted` or `timed_out` (a
+    /// timed-out transaction is also counted as aborted once its markers are written). Open
+    /// transactions are `opened - committed - aborted`.
+    pub fn transaction(&self, event: &'static str) {
+        let mut inner = self.lock();
+        let count = inner.transactions.entry(event).or_default();
+        *count = count.saturating_add(1);
+    }
+
+    /// Transaction events of kind `event` so far.
+    pub fn transactions(&self, event: &'static str) -> u64 {
+        self.lock().transactions.get(event).copied().unwrap_or(0)
+    }
+
     /// Records in or out for `protocol` and `hub` so far: `(records, bytes)`.
     pub fn flow(&self, direction: Direction, protocol: &'static str, hub: &str) -> (u64, u64) {
         let inner = self.lock();
@@ -118,6 +149,23 @@ impl Metrics {
             .get(&(protocol, status.to_owned()))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Every records/bytes counter so far, in (direction, protocol, hub) order: what the
+    /// admin API sums per protocol and per hub.
+    pub fn flows(&self) -> Vec<FlowTotal> {
+        let inner = self.lock();
+        inner
+            .flows
+            .iter()
+            .map(|((direction, protocol, hub), flow)| FlowTotal {
+                direction: *direction,
+                protocol,
+                hub: hub.clone(),
+                records: flow.records,
+                bytes: flow.bytes,
+            })
+            .collect()
     }
 
     /// Appends every counter to `out` in the Prometheus text exposition format (0.0.4).
@@ -176,6 +224,21 @@ impl Metrics {
                 escape(status)
             );
         }
+        let name = "hubgate_transactions_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Kafka transactions by event (opened, committed, aborted, timed_out).\n# TYPE {name} counter"
+        );
+        for (event, count) in &inner.transactions {
+            let _ = writeln!(out, "{name}{{event=\"{event}\"}} {count}");
+        }
+        let count = |e: &str| inner.transactions.get(e).copied().unwrap_or(0);
+        let open = count("opened").saturating_sub(count("committed") + count("aborted"));
+        let name = "hubgate_transactions_open";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Kafka transactions open now.\n# TYPE {name} gauge\n{name} {open}"
+        );
     }
 }
 
@@ -209,6 +272,19 @@ mod tests {
         assert_eq!(m.flow(Direction::In, "http", "orders"), (5, 50));
         assert_eq!(m.flow(Direction::Out, "http", "orders"), (0, 0));
         assert_eq!(m.requests("http", "201"), 2);
+        let flows = m.flows();
+        assert_eq!(flows.len(), 2);
+        assert_eq!(
+            flows[0],
+            FlowTotal {
+                direction: Direction::In,
+                protocol: "http",
+                hub: "orders".into(),
+                records: 5,
+                bytes: 50
+            }
+        );
+        assert_eq!(flows[1].direction, Direction::Out);
         let mut text = String::new();
         m.render(&mut text);
         assert!(text.contains("hubgate_records_in_total{protocol=\"http\",hub=\"orders\"} 5\n"));
@@ -216,6 +292,29 @@ mod tests {
         assert!(text.contains("hubgate_records_out_total{protocol=\"kafka\",hub=\"orders\"} 1\n"));
         assert!(text.contains("hubgate_requests_total{protocol=\"http\",status=\"413\"} 1\n"));
         assert!(text.contains("# TYPE hubgate_requests_total counter\n"));
+    }
+
+    #[test]
+    fn transactions_are_counted_with_the_open_ones() {
+        let m = Metrics::new();
+        for event in [
+            "opened",
+            "opened",
+            "opened",
+            "committed",
+            "aborted",
+            "timed_out",
+        ] {
+            m.transaction(event);
+        }
+        assert_eq!(m.transactions("opened"), 3);
+        let mut text = String::new();
+        m.render(&mut text);
+        assert!(text.contains("hubgate_transactions_total{event=\"committed\"} 1\n"));
+        assert!(text.contains("hubgate_transactions_total{event=\"timed_out\"} 1\n"));
+        assert!(
+            text.contains("# TYPE hubgate_transactions_open gauge\nhubgate_transactions_open 1\n")
+        );
     }
 
     #[test]

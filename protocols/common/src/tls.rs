@@ -1,16 +1,23 @@
-//! Loading a PEM certificate and key into a rustls server configuration.
+//! Loading a PEM certificate and key into a rustls server configuration, reloading them, and
+//! requiring client certificates.
 //!
-//! The configuration is built once at start-up and shared (`Arc`) by every connection of a
-//! listener. It names the ring crypto provider explicitly, so no process-wide default provider
-//! has to be installed first.
+//! A listener's configuration is built once at start-up and shared (`Arc`) by every connection.
+//! Its certificate comes from a [`ReloadableCert`], asked afresh at every handshake, so the
+//! gateway can swap the chain and key on SIGHUP without touching open connections. With a
+//! client CA every client must present a certificate signed by it; the verified leaf's subject
+//! ([`certificate_subject`]) is what access policies match with `cert_subject`. The ring crypto
+//! provider is named explicitly, so no process-wide default provider has to be installed first.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
 /// Why a TLS configuration could not be loaded. Every case names the file involved.
@@ -69,6 +76,14 @@ pub enum TlsError {
         #[source]
         source: rustls::Error,
     },
+    /// The client CA file (`--tls-client-ca`) cannot be used.
+    #[error("TLS client CA file {}: {reason}", path.display())]
+    ClientCa {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Reads a PEM certificate chain (leaf first) and private key and builds a server configuration
@@ -76,6 +91,8 @@ pub enum TlsError {
 ///
 /// The key may be PKCS#8, PKCS#1 (RSA) or SEC1 (EC); the first key in the file is used. Client
 /// certificates are not requested. TLS 1.2 and 1.3 are offered with rustls' safe defaults.
+/// The certificate cannot be reloaded; the gateway uses [`ReloadableCert`] and
+/// [`server_config`] instead.
 ///
 /// Reads the files with blocking I/O: call it at start-up, not on a busy runtime thread.
 ///
@@ -87,22 +104,149 @@ pub fn load_server_config(
     key_pem: &Path,
     alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config(ReloadableCert::load(cert_pem, key_pem)?, None, alpn)
+}
+
+/// Builds a server configuration that serves `cert` (whatever it holds at each handshake, so a
+/// [`ReloadableCert::reload`] reaches new connections at once) and offers `alpn`.
+///
+/// With `client_ca` (a PEM file of one or more CA certificates) every client must present a
+/// certificate chain that verifies against those CAs, or the handshake fails; the verified
+/// leaf's subject is then [`Connection::client_cert_subject`](crate::Connection::client_cert_subject).
+///
+/// # Errors
+///
+/// [`TlsError::ClientCa`] when the CA file cannot be read or holds no usable certificate.
+pub fn server_config(
+    cert: Arc<ReloadableCert>,
+    client_ca: Option<&Path>,
+    alpn: &[&[u8]],
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|source| TlsError::Rejected {
+            cert: cert.cert_path.clone(),
+            key: cert.key_path.clone(),
+            source,
+        })?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => builder.with_client_cert_verifier(client_verifier(path, provider)?),
+    };
+    let mut config = builder.with_cert_resolver(cert);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// A verifier that requires a client certificate chaining to a CA in `path`.
+fn client_verifier(
+    path: &Path,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
+    let invalid = |reason: String| TlsError::ClientCa {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let certs = read_certs(path).map_err(|e| invalid(e.to_string()))?;
+    let mut roots = RootCertStore::empty();
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| invalid(format!("not a usable CA certificate: {e}")))?;
+    }
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// The certificate chain and key every listener serves, swappable while connections run.
+///
+/// Each TLS handshake asks [`ResolvesServerCert::resolve`] for the current pair, so
+/// [`reload`](Self::reload) affects only handshakes that start after it; established
+/// connections keep the session they negotiated.
+pub struct ReloadableCert {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ReloadableCert {
+    /// Reads the PEM chain (leaf first) and private key (PKCS#8, PKCS#1 or SEC1).
+    ///
+    /// Blocking I/O: call it at start-up or from a blocking task.
+    ///
+    /// # Errors
+    ///
+    /// A [`TlsError`] naming the file that could not be read or parsed, or the pair rustls
+    /// refused (e.g. a key that does not match the certificate).
+    pub fn load(cert_pem: &Path, key_pem: &Path) -> Result<Arc<Self>, TlsError> {
+        let key = certified_key(cert_pem, key_pem)?;
+        Ok(Arc::new(Self {
+            cert_path: cert_pem.to_path_buf(),
+            key_path: key_pem.to_path_buf(),
+            current: RwLock::new(Arc::new(key)),
+        }))
+    }
+
+    /// Reads the same two files again and serves them to new handshakes. When they fail to
+    /// load, the pair in use stays and the error is returned.
+    ///
+    /// # Errors
+    ///
+    /// As [`load`](Self::load).
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let key = certified_key(&self.cert_path, &self.key_path)?;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(key);
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+impl fmt::Debug for ReloadableCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReloadableCert")
+            .field("cert_path", &self.cert_path)
+            .field("key_path", &self.key_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResolvesServerCert for ReloadableCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+fn certified_key(cert_pem: &Path, key_pem: &Path) -> Result<CertifiedKey, TlsError> {
     let certs = read_certs(cert_pem)?;
     let key = read_key(key_pem)?;
-    let rejected = |source| TlsError::Rejected {
+    let provider = rustls::crypto::ring::default_provider();
+    CertifiedKey::from_der(certs, key, &provider).map_err(|source| TlsError::Rejected {
         cert: cert_pem.to_path_buf(),
         key: key_pem.to_path_buf(),
         source,
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(rejected)?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(rejected)?;
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok(Arc::new(config))
+    })
+}
+
+/// The subject of a DER certificate as text: its relative distinguished names in certificate
+/// order, each `TYPE=value` with the usual short names (`CN`, `O`, `OU`, `C`, ...), joined by
+/// `", "`; e.g. `CN=client-a` or `C=DE, O=Example, CN=client-a`. `None` when the certificate
+/// does not parse.
+pub fn certificate_subject(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(cert.subject().to_string())
 }
 
 /// Wraps a server configuration in the acceptor [`Listener::tls`](crate::Listener::tls) takes.

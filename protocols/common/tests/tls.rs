@@ -242,3 +242,219 @@ async fn client_that_does_not_trust_the_certificate_fails_the_handshake() {
     shutdown.cancel();
     server.await.unwrap().unwrap();
 }
+
+/// A CA made for the test, a server certificate for `localhost` and a client certificate for
+/// `CN=client-a` that it signs, and a client certificate signed by nobody the server trusts.
+struct Mtls {
+    dir: tempfile::TempDir,
+    ca_path: PathBuf,
+    ca_der: CertificateDer<'static>,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+    client: (
+        Vec<CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ),
+    stranger: (
+        Vec<CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ),
+}
+
+fn mtls() -> Mtls {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "hubgate test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf = |names: Vec<String>, cn: &str, issuer: &Issuer<'_, KeyPair>| {
+        let mut params = CertificateParams::new(names).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, issuer).unwrap();
+        (cert, key)
+    };
+    let (server, server_key) = leaf(vec!["localhost".into()], "localhost", &issuer);
+    let (client, client_key) = leaf(vec![], "client-a", &issuer);
+    let mut other_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    other_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let other = Issuer::new(other_params, KeyPair::generate().unwrap());
+    let (stranger, stranger_key) = leaf(vec![], "client-a", &other);
+
+    let write = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ca_path = write("ca.pem", ca_cert.pem());
+    let server_cert = write("server.pem", server.pem());
+    let server_key = write("server-key.pem", server_key.serialize_pem());
+    let key_der =
+        |key: &KeyPair| rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    Mtls {
+        ca_der: ca_cert.der().clone(),
+        ca_path,
+        server_cert,
+        server_key,
+        client: (vec![client.der().clone()], key_der(&client_key)),
+        stranger: (vec![stranger.der().clone()], key_der(&stranger_key)),
+        dir,
+    }
+}
+
+fn client_config(
+    ca: &CertificateDer<'static>,
+    identity: Option<&(
+        Vec<CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )>,
+) -> TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain.clone(), key.clone_key())
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    TlsConnector::from(Arc::new(config))
+}
+
+/// Runs a TLS listener that requires client certificates from the test CA and reports each
+/// connection's `client_cert_subject`.
+async fn mtls_server(
+    pki: &Mtls,
+) -> (
+    SocketAddr,
+    CancellationToken,
+    mpsc::UnboundedReceiver<Option<String>>,
+    Arc<hubgate_protocol::ReloadableCert>,
+) {
+    let cert = hubgate_protocol::ReloadableCert::load(&pki.server_cert, &pki.server_key).unwrap();
+    let server_config =
+        hubgate_protocol::server_config(Arc::clone(&cert), Some(&pki.ca_path), &[]).unwrap();
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = Listener::tls(tcp, acceptor(server_config));
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(serve(
+        listener,
+        config(10, Duration::from_secs(5)),
+        shutdown.clone(),
+        move |conn, _shutdown| {
+            tx.send(conn.client_cert_subject().map(str::to_owned))
+                .unwrap();
+            echo(conn)
+        },
+    ));
+    (addr, shutdown, rx, cert)
+}
+
+/// Connects, writes a byte and reads the echo; `Err` when the handshake or echo fails.
+async fn echo_once(addr: SocketAddr, connector: &TlsConnector) -> std::io::Result<()> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut client = connector.connect(name, tcp).await?;
+    client.write_all(b"x").await?;
+    let mut byte = [0u8; 1];
+    timeout(Duration::from_secs(2), client.read_exact(&mut byte))
+        .await
+        .map_err(|_| std::io::Error::other("no echo"))??;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_client_certificate_from_the_ca_is_required_and_its_subject_exposed() {
+    let pki = mtls();
+    let (addr, shutdown, mut seen, _cert) = mtls_server(&pki).await;
+
+    echo_once(addr, &client_config(&pki.ca_der, Some(&pki.client)))
+        .await
+        .unwrap();
+    assert_eq!(seen.recv().await.unwrap().as_deref(), Some("CN=client-a"));
+
+    // No certificate, or one signed by another CA: the handshake fails, no handler runs.
+    assert!(
+        echo_once(addr, &client_config(&pki.ca_der, None))
+            .await
+            .is_err()
+    );
+    assert!(
+        echo_once(addr, &client_config(&pki.ca_der, Some(&pki.stranger)))
+            .await
+            .is_err()
+    );
+    assert!(
+        seen.try_recv().is_err(),
+        "a refused client reached the handler"
+    );
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn reload_serves_the_new_certificate_to_new_connections_only() {
+    let first = generate_pki();
+    let second = generate_pki();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::copy(&first.cert_path, &cert_path).unwrap();
+    std::fs::copy(&first.key_path, &key_path).unwrap();
+    let cert = hubgate_protocol::ReloadableCert::load(&cert_path, &key_path).unwrap();
+    let server_config = hubgate_protocol::server_config(Arc::clone(&cert), None, &[ALPN]).unwrap();
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = Listener::tls(tcp, acceptor(server_config));
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(serve(
+        listener,
+        config(10, Duration::from_secs(5)),
+        shutdown.clone(),
+        |conn, _shutdown| echo(conn),
+    ));
+
+    // An open connection made with the first certificate.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut open = connector(&first).connect(name, tcp).await.unwrap();
+
+    // Broken files keep the certificate in use.
+    std::fs::write(&cert_path, "not a certificate").unwrap();
+    assert!(cert.reload().is_err());
+    echo_once(addr, &connector(&first)).await.unwrap();
+
+    std::fs::copy(&second.cert_path, &cert_path).unwrap();
+    std::fs::copy(&second.key_path, &key_path).unwrap();
+    cert.reload().unwrap();
+    echo_once(addr, &connector(&second)).await.unwrap();
+    assert!(
+        echo_once(addr, &connector(&first)).await.is_err(),
+        "new connections still get the old certificate"
+    );
+    // The connection opened before the reload still works.
+    open.write_all(b"still here").await.unwrap();
+    let mut echoed = [0u8; 10];
+    open.read_exact(&mut echoed).await.unwrap();
+    assert_eq!(&echoed, b"still here");
+    shutdown.cancel();
+}
+
+#[test]
+fn certificate_subjects_read_as_type_equals_value() {
+    let pki = mtls();
+    let subject = hubgate_protocol::certificate_subject(&pki.client.0[0]);
+    assert_eq!(subject.as_deref(), Some("CN=client-a"));
+    assert_eq!(hubgate_protocol::certificate_subject(b"garbage"), None);
+    drop(pki.dir);
+}

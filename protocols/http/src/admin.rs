@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::body::read_body;
 use crate::error::ApiError;
+use crate::peer::Peer;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -36,9 +37,10 @@ pub(crate) async fn put_hub(
     State(state): State<AppState>,
     Path(hub): Path<String>,
     headers: HeaderMap,
+    peer: Peer,
     body: Body,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, &hub, Right::Manage)?;
+    state.authorize(&headers, &peer, &hub, Right::Manage)?;
     let name = HubName::new(hub)?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let request: HubRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -100,8 +102,9 @@ pub(crate) async fn delete_hub(
     State(state): State<AppState>,
     Path(hub): Path<String>,
     headers: HeaderMap,
+    peer: Peer,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(&headers, &hub, Right::Manage)?;
+    state.authorize(&headers, &peer, &hub, Right::Manage)?;
     let name = HubName::new(hub)?;
     state.storage.delete_hub(&name).await?;
     tracing::info!(hub = %name, "deleted hub over HTTP");

@@ -22,8 +22,10 @@ use hubgate_storage::Header;
 use serde_json::{Map, Value};
 
 use crate::body::{content_type, read_body};
+use crate::credentials::is_credential;
 use crate::error::ApiError;
 use crate::ingest::{self, Event, Placement};
+use crate::peer::Peer;
 use crate::state::AppState;
 
 const STRUCTURED: &str = "application/cloudevents+json";
@@ -37,11 +39,13 @@ pub(crate) async fn receive(
     State(state): State<AppState>,
     Path(hub): Path<String>,
     headers: HeaderMap,
+    peer: Peer,
     body: Body,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, &hub, Right::Send)?;
-    let hub_info = ingest::hub(&state, &hub, state.config.auto_create).await?;
+    state.authorize(&headers, &peer, &hub, Right::Send)?;
+    // Size checked before the hub lookup, so a refused request cannot create a hub.
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
+    let hub_info = ingest::hub(&state, &hub, state.config.auto_create).await?;
     let content_type = content_type(&headers).unwrap_or_default();
     let events = if content_type.starts_with(BATCH) {
         let items: Vec<Value> = serde_json::from_slice(&bytes)
@@ -125,6 +129,9 @@ fn binary(headers: &HeaderMap, body: Bytes) -> Result<Event, String> {
     let mut attributes = Vec::new();
     for (name, value) in headers {
         if let Some(attr) = name.as_str().strip_prefix("ce-") {
+            if is_credential(name.as_str()) {
+                continue; // e.g. `ce-token`: a request header that carries a credential
+            }
             let text = percent::decode(value.as_bytes())
                 .ok_or_else(|| format!("header ce-{attr} is not valid percent-encoded UTF-8"))?;
             attributes.push((attr.to_owned(), text));

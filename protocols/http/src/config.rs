@@ -23,14 +23,26 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Most requests handled at once across all connections; further ones get `503`.
     pub max_concurrent_requests: usize,
-    /// Webhook settings per hub name; hubs not listed accept unsigned webhooks.
+    /// Webhook settings per hub name; hubs not listed accept unsigned webhooks when no access
+    /// policy is configured, and need a Send token otherwise.
     pub webhooks: HashMap<String, WebhookConfig>,
-    /// The gateway's access policies, guarding the REST routes here (not webhooks, health or
-    /// metrics); empty leaves them open.
+    /// The gateway's access policies: REST sends, CloudEvents and webhooks to hubs without a
+    /// signature need Send, reads Listen, admin routes Manage, `/metrics` Listen on every hub
+    /// (see [`metrics_public`](Self::metrics_public)); health routes stay open. Empty leaves
+    /// every route open.
     pub policies: Arc<SasPolicies>,
     /// Serves the AMQP byte stream of `GET /$servicebus/websocket` (AMQP over WebSocket);
     /// `None` leaves that route answering `404`.
     pub amqp_websocket: Option<StreamHandler>,
+    /// Serve `/metrics` without a token even when policies are configured.
+    pub metrics_public: bool,
+    /// Host names (besides loopback names) that requests on a loopback listener may name in
+    /// `Host`/`:authority`; others get `421` (DNS-rebinding protection).
+    pub allowed_hosts: Vec<String>,
+    /// Listeners, storage and start time, as `GET /admin/overview` shows them.
+    pub gateway: crate::gateway_info::GatewayInfo,
+    /// Live consumer groups, published by the Kafka front end; empty without one.
+    pub groups: hubgate_protocol::GroupDirectorySlot,
 }
 
 impl Default for HttpConfig {
@@ -44,6 +56,10 @@ impl Default for HttpConfig {
             webhooks: HashMap::new(),
             policies: Arc::default(),
             amqp_websocket: None,
+            metrics_public: false,
+            allowed_hosts: Vec::new(),
+            gateway: crate::gateway_info::GatewayInfo::default(),
+            groups: hubgate_protocol::GroupDirectorySlot::default(),
         }
     }
 }

@@ -22,6 +22,13 @@ pub enum ApiError {
     /// No such hub, partition or route (`404`).
     #[error("{0}")]
     NotFound(String),
+    /// The request names a host this listener does not serve (`421`).
+    #[error("{0}")]
+    Misdirected(String),
+    /// The request conflicts with the current state, e.g. a group that still has members
+    /// (`409`).
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than the limit (`413`).
     #[error("request body exceeds the limit of {limit} bytes")]
     TooLarge {
@@ -47,6 +54,8 @@ impl ApiError {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "Unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
+            Self::Misdirected(_) => (StatusCode::MISDIRECTED_REQUEST, "MisdirectedRequest"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
             Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "RequestTimeout"),
             Self::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServerBusy"),

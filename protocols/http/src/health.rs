@@ -1,15 +1,20 @@
 //! `GET /healthz` (the process answers), `GET /readyz` (storage answers) and `GET /metrics`
 //! (Prometheus text: the process-wide counters plus consumer lag per group).
+//!
+//! Health and readiness are always open. With access policies, `/metrics` needs a token (or
+//! client certificate) of a Listen or Manage policy that covers every hub, unless
+//! `metrics_public` is set.
 
 use std::fmt::Write as _;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hubgate_protocol::metrics::escape;
 use serde_json::json;
 
+use crate::peer::Peer;
 use crate::state::AppState;
 
 pub(crate) async fn healthz() -> Response {
@@ -30,7 +35,21 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Peer,
+) -> Response {
+    if !state.config.metrics_public
+        && let Err(error) = crate::sas::authorize_metrics(
+            &state.config.policies,
+            &headers,
+            peer.cert_grant(),
+            crate::time::now_ms() / 1000,
+        )
+    {
+        return error.into_response();
+    }
     let mut text = String::new();
     state.metrics.render(&mut text);
     let name = "hubgate_consumer_lag";

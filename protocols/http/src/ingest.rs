@@ -48,6 +48,23 @@ pub(crate) fn parse_partition(id: &str) -> Result<u32, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("invalid partition id `{id}`")))
 }
 
+/// The partition a read route names (`/{hub}/partitions/{id}`): `400` for an id that is not a
+/// number, `404` for a hub or partition that does not exist.
+pub(crate) async fn existing_partition(
+    storage: &hubgate_storage::SharedStorage,
+    name: HubName,
+    id: &str,
+) -> Result<PartitionId, ApiError> {
+    let index = parse_partition(id)?;
+    let info = storage.hub(&name).await?;
+    if index >= info.config.partitions {
+        return Err(ApiError::NotFound(format!(
+            "hub `{name}` has no partition {index}"
+        )));
+    }
+    Ok(PartitionId::new(name, index))
+}
+
 /// Checks a partition key's length.
 pub(crate) fn check_key(key: &str) -> Result<(), ApiError> {
     if key.len() > MAX_PARTITION_KEY_LEN {

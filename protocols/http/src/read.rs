@@ -5,18 +5,20 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use hubgate_protocol::Right;
-use hubgate_storage::{HubName, PartitionId};
+use hubgate_storage::HubName;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::peer::Peer;
 use crate::state::AppState;
 
 pub(crate) async fn hub(
     State(state): State<AppState>,
     Path(hub): Path<String>,
     headers: HeaderMap,
+    peer: Peer,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize(&headers, &hub, Right::Listen)?;
+    state.authorize(&headers, &peer, &hub, Right::Listen)?;
     let info = state.storage.hub(&HubName::new(hub)?).await?;
     let ids: Vec<String> = (0..info.config.partitions).map(|p| p.to_string()).collect();
     Ok(Json(json!({
@@ -34,20 +36,13 @@ pub(crate) async fn partition(
     State(state): State<AppState>,
     Path((hub, id)): Path<(String, String)>,
     headers: HeaderMap,
+    peer: Peer,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize(&headers, &hub, Right::Listen)?;
-    let name = HubName::new(hub)?;
-    let index = crate::ingest::parse_partition(&id)?;
-    let info = state.storage.hub(&name).await?;
-    if index >= info.config.partitions {
-        return Err(ApiError::NotFound(format!(
-            "hub `{name}` has no partition {index}"
-        )));
-    }
-    let p = state
-        .storage
-        .partition(&PartitionId::new(name.clone(), index))
-        .await?;
+    state.authorize(&headers, &peer, &hub, Right::Listen)?;
+    let partition =
+        crate::ingest::existing_partition(&state.storage, HubName::new(hub)?, &id).await?;
+    let (name, index) = (&partition.hub, partition.index);
+    let p = state.storage.partition(&partition).await?;
     let last = p.high_watermark - 1;
     Ok(Json(json!({
         "name": name.as_str(),

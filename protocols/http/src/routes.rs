@@ -13,13 +13,17 @@ use tracing::Instrument;
 
 use crate::config::HttpConfig;
 use crate::error::ApiError;
+use crate::host::check_host;
+use crate::linger::finish_body;
 use crate::state::AppState;
-use crate::{admin, cloudevents, health, read, send, webhook, websocket};
+use crate::{admin, admin_console, cloudevents, health, read, send, webhook, websocket};
 
 /// The HTTP application: every route, with the body cap, request timeout and concurrency
 /// limit of `config` applied (health and metrics routes skip the concurrency limit and the
 /// timeout so probes answer under load; so does the AMQP WebSocket upgrade, whose connection
-/// outlives its request and is bounded by the AMQP front end instead).
+/// outlives its request and is bounded by the AMQP front end instead). Around every route: the
+/// `Host` check on loopback listeners, then the reading of whatever an early answer left of the
+/// request body.
 ///
 /// [`serve`](crate::serve) runs it on the shared accept loop; tests call it with
 /// `tower::ServiceExt::oneshot`.
@@ -41,6 +45,7 @@ pub fn router(storage: SharedStorage, config: HttpConfig) -> Router {
             "/admin/hubs/{hub}",
             put(admin::put_hub).delete(admin::delete_hub),
         )
+        .merge(admin_console::routes(&state))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), limit));
     Router::new()
@@ -49,7 +54,10 @@ pub fn router(storage: SharedStorage, config: HttpConfig) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/$servicebus/websocket", get(websocket::upgrade))
         .route("/$servicebus/websocket/", get(websocket::upgrade))
+        .merge(hubgate_console::router())
         .merge(limited)
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
+        .layer(middleware::from_fn_with_state(state.clone(), finish_body))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }

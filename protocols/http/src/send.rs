@@ -4,7 +4,9 @@
 //!
 //! - Single event: the body is the value; `BrokerProperties` (JSON) gives `PartitionKey` (the
 //!   record key) and the standard properties; every other non-standard request header becomes
-//!   a record header (the event's user properties) with its value as sent.
+//!   a record header (the event's user properties) with its value as sent, except headers that
+//!   carry credentials (`Authorization`, `X-Api-Key`, `*-token`, ...: see `credentials.rs`),
+//!   which are never stored.
 //! - Batch: a JSON array of `{"Body", "IsBodyBase64", "UserProperties", "BrokerProperties"}`;
 //!   each item is one record. User properties in request headers are ignored, as on the service.
 //! - Publisher form: the publisher name is the partition key (a different `PartitionKey` is
@@ -22,8 +24,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::body::{content_type, read_body};
+use crate::credentials::is_credential;
 use crate::error::ApiError;
 use crate::ingest::{self, Event, Placement};
+use crate::peer::Peer;
 use crate::state::AppState;
 
 /// The batch content type.
@@ -101,37 +105,57 @@ pub(crate) async fn to_hub(
     State(state): State<AppState>,
     Path(hub): Path<String>,
     headers: HeaderMap,
+    peer: Peer,
     body: Body,
 ) -> Result<Response, ApiError> {
-    send(&state, &hub, Target::Hub, &headers, body).await
+    send(&state, &peer, &hub, Target::Hub, &headers, body).await
 }
 
 pub(crate) async fn to_partition(
     State(state): State<AppState>,
     Path((hub, partition)): Path<(String, String)>,
     headers: HeaderMap,
+    peer: Peer,
     body: Body,
 ) -> Result<Response, ApiError> {
-    send(&state, &hub, Target::Partition(partition), &headers, body).await
+    send(
+        &state,
+        &peer,
+        &hub,
+        Target::Partition(partition),
+        &headers,
+        body,
+    )
+    .await
 }
 
 pub(crate) async fn as_publisher(
     State(state): State<AppState>,
     Path((hub, publisher)): Path<(String, String)>,
     headers: HeaderMap,
+    peer: Peer,
     body: Body,
 ) -> Result<Response, ApiError> {
-    send(&state, &hub, Target::Publisher(publisher), &headers, body).await
+    send(
+        &state,
+        &peer,
+        &hub,
+        Target::Publisher(publisher),
+        &headers,
+        body,
+    )
+    .await
 }
 
 async fn send(
     state: &AppState,
+    peer: &Peer,
     hub: &str,
     target: Target,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    state.authorize(headers, hub, Right::Send)?;
+    state.authorize(headers, peer, hub, Right::Send)?;
     let broker = match headers.get("brokerproperties") {
         Some(value) => parse_broker_properties(value.as_bytes())?,
         None => BrokerProperties::default(),
@@ -143,8 +167,10 @@ async fn send(
     if let Target::Publisher(name) = &target {
         ingest::check_key(name)?;
     }
-    let hub = ingest::hub(state, hub, state.config.auto_create).await?;
+    // The body is read (and its size checked) before the hub is looked up, so a refused
+    // request cannot create a hub.
     let bytes = read_body(headers, body, state.config.max_body_bytes).await?;
+    let hub = ingest::hub(state, hub, state.config.auto_create).await?;
     let batch = content_type(headers).is_some_and(|ct| ct.starts_with(BATCH_CONTENT_TYPE));
     let events = if batch {
         let items: Vec<BatchItem> = serde_json::from_slice(&bytes)
@@ -169,7 +195,7 @@ async fn send(
             ));
         }
         for (name, value) in headers {
-            if !STANDARD_HEADERS.contains(&name.as_str()) {
+            if !STANDARD_HEADERS.contains(&name.as_str()) && !is_credential(name.as_str()) {
                 record_headers.push(Header::new(
                     name.as_str(),
                     Some(Bytes::copy_from_slice(value.as_bytes())),

@@ -9,6 +9,7 @@ use hubgate_storage::SharedStorage;
 use tokio::sync::Semaphore;
 
 use crate::config::HttpConfig;
+use crate::peer::Peer;
 
 /// What handlers share: storage, config, per-hub round robins, the request-slot semaphore.
 #[derive(Debug, Clone)]
@@ -36,16 +37,19 @@ impl AppState {
         }
     }
 
-    /// Checks the request's SAS token for `right` on `hub` (open when no policy is set).
+    /// Checks the request's SAS token (or the connection's client certificate) for `right` on
+    /// `hub` (open when no policy is set).
     pub(crate) fn authorize(
         &self,
         headers: &axum::http::HeaderMap,
+        peer: &Peer,
         hub: &str,
         right: hubgate_protocol::Right,
     ) -> Result<(), crate::error::ApiError> {
         crate::sas::authorize(
             &self.config.policies,
             headers,
+            peer.cert_grant(),
             hub,
             right,
             crate::time::now_ms() / 1000,

@@ -3,19 +3,24 @@
 //! Stored: the raw body as the value; `content-type` and the kept request headers (see
 //! [`DEFAULT_KEPT`] plus the hub's `headers` setting) as record headers; the key from the
 //! configured header or JSON pointer, else no key and round-robin placement. A failed
-//! signature check is `401` and nothing is stored.
+//! signature check is `401` and nothing is stored. A hub without a signature scheme takes a
+//! SAS token with the Send right instead, when access policies are configured. Headers that
+//! carry credentials are never stored, even when listed.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use hubgate_protocol::Right;
 use hubgate_storage::Header;
 
 use crate::body::{content_type, read_body};
 use crate::config::KeySource;
+use crate::credentials::is_credential;
 use crate::error::ApiError;
 use crate::ingest::{self, Event, Placement};
+use crate::peer::Peer;
 use crate::state::AppState;
 
 /// Request headers every webhook record keeps when present: the content type, the sender, and
@@ -36,10 +41,15 @@ pub(crate) async fn receive(
     State(state): State<AppState>,
     Path(hub): Path<String>,
     headers: HeaderMap,
+    peer: Peer,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let config = state.config.webhooks.get(&hub).cloned().unwrap_or_default();
+    // A hub without its own signature takes a Send token like any send, once policies exist.
+    if config.signature.is_none() {
+        state.authorize(&headers, &peer, &hub, Right::Send)?;
+    }
+    let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     // Verify before the hub lookup, so an unsigned request cannot even auto-create a hub.
     if let Some(scheme) = &config.signature {
         crate::signature::verify(scheme, &headers, &bytes, crate::time::now_ms() / 1000)?;
@@ -57,7 +67,8 @@ pub(crate) async fn receive(
     }
     let mut record_headers = Vec::new();
     for (name, value) in &headers {
-        let kept = DEFAULT_KEPT.contains(&name.as_str()) || config.keep_headers.contains(name);
+        let kept = (DEFAULT_KEPT.contains(&name.as_str()) || config.keep_headers.contains(name))
+            && !is_credential(name.as_str());
         if kept {
             record_headers.push(Header::new(
                 name.as_str(),

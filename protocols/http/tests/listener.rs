@@ -54,22 +54,29 @@ async fn keep_alive_sends_then_shutdown() {
     for i in 0..3 {
         let body = format!("event-{i}");
         let request = format!(
-            "POST /live/partitions/0/messages HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+            "POST /live/partitions/0/messages HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
         );
         client.write_all(request.as_bytes()).await.unwrap();
         let (status, _) = response(&mut client).await;
         assert_eq!(status, "HTTP/1.1 201 Created");
     }
+    // A loopback listener answers only loopback host names (DNS-rebinding protection).
     client
-        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: evil.example\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, _) = response(&mut client).await;
+    assert_eq!(status, "HTTP/1.1 421 Misdirected Request");
+    client
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
         .unwrap();
     let (status, body) = response(&mut client).await;
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(body.contains("healthy"));
     client
-        .write_all(b"GET /live/partitions/0 HTTP/1.1\r\nhost: x\r\n\r\n")
+        .write_all(b"GET /live/partitions/0 HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
         .unwrap();
     let (_, body) = response(&mut client).await;

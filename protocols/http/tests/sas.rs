@@ -107,3 +107,64 @@ async fn send_needs_a_valid_token_for_the_hub() {
     // Health stays open.
     assert_eq!(app.get("/healthz").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn webhooks_need_a_send_token_and_refusals_create_no_hub() {
+    let app = app();
+    let (status, _) = app.post("/webhooks/hooks", &[], "{}").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        app.storage
+            .hub(&hubgate_storage::HubName::new("hooks").unwrap())
+            .await
+            .is_err(),
+        "a refused webhook created its hub"
+    );
+    let good = token("sb://ns.example/hooks", "send-key", "sender", FUTURE);
+    let (status, _) = app
+        .post("/webhooks/hooks", &[("authorization", good.as_str())], "{}")
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn metrics_need_listen_or_manage() {
+    let app = app();
+    assert_eq!(app.get("/metrics").await.0, StatusCode::UNAUTHORIZED);
+    let metrics = |auth: &str| {
+        Request::get("/metrics")
+            .header("authorization", auth)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let send = token("sb://ns.example/", "send-key", "sender", FUTURE);
+    assert_eq!(app.send(metrics(&send)).await.0, StatusCode::FORBIDDEN);
+    let admin = token("sb://ns.example/", "admin-key", "admin", FUTURE);
+    assert_eq!(app.send(metrics(&admin)).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn credential_headers_are_never_stored() {
+    let app = App::default_config();
+    let headers = [
+        ("x-api-key", "k1"),
+        ("servicebusauthorization", "k2"),
+        ("x-partner-token", "k3"),
+        ("x-hook-secret", "k4"),
+        ("cookie", "k5"),
+        ("x-trace", "kept"),
+    ];
+    let (status, _) = app
+        .post("/creds/partitions/0/messages", &headers, "v")
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let records = app.records("creds", 0).await;
+    let names: Vec<&str> = records[0].headers.iter().map(|h| h.key.as_str()).collect();
+    assert_eq!(
+        names,
+        ["x-trace"],
+        "only the non-credential header is stored"
+    );
+}

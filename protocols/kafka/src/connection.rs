@@ -34,7 +34,7 @@ pub(crate) async fn run(
     stream: Stream,
     peer: SocketAddr,
     handler: Arc<Handler>,
-    max_frame: usize,
+    session: Session,
     shutdown: CancellationToken,
 ) {
     let (reader, writer) = tokio::io::split(stream);
@@ -42,7 +42,7 @@ pub(crate) async fn run(
     let closing = CancellationToken::new();
     let write = write_loop(writer, pending_rx, closing.clone());
     let read = read_loop(
-        reader, peer, handler, max_frame, pending_tx, shutdown, closing,
+        reader, peer, handler, session, pending_tx, shutdown, closing,
     );
     // The writer finishes the responses already queued after the reader stops.
     let ((), ()) = tokio::join!(read, write);
@@ -52,16 +52,16 @@ async fn read_loop(
     mut reader: ReadHalf<Stream>,
     peer: SocketAddr,
     handler: Arc<Handler>,
-    max_frame: usize,
+    mut session: Session,
     pending: mpsc::Sender<JoinHandle<Outcome>>,
     shutdown: CancellationToken,
     closing: CancellationToken,
 ) {
     let idle = handler.config.limits.idle_timeout;
+    let max_frame = handler.config.limits.max_frame_bytes;
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
     // Completion signal of the previous ordered (non-fetch) request.
     let mut previous: Option<oneshot::Receiver<()>> = None;
-    let mut session = Session::default();
     loop {
         loop {
             let cap = session.frame_cap(&handler.credentials, max_frame);

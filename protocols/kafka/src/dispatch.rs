@@ -25,6 +25,7 @@ use crate::authz::producer::ProducerOwners;
 use crate::authz::{Access, groups as group_authz, topics as topic_authz};
 use crate::group::Coordinator;
 use crate::sasl::credentials::Credentials;
+use crate::txn::TxnCoordinator;
 use crate::{
     KafkaConfig, alter_configs, api_versions, create_partitions, create_topics, delete_groups,
     delete_records, delete_topics, describe_cluster, describe_configs, describe_groups, fetch,
@@ -53,6 +54,8 @@ pub struct Handler {
     pub(crate) bound: crate::broker_configs::Bound,
     /// The consumer-group coordinator.
     pub(crate) groups: Coordinator,
+    /// The transaction coordinator.
+    pub(crate) txns: TxnCoordinator,
     /// What SASL checks credentials against.
     pub(crate) credentials: Credentials,
     /// Which policy obtained each producer id.
@@ -74,12 +77,17 @@ impl Handler {
     /// A handler over `storage`.
     pub fn new(storage: SharedStorage, config: KafkaConfig) -> Self {
         let groups = Coordinator::new(std::sync::Arc::clone(&storage), config.groups.clone());
+        let txns = TxnCoordinator::new(std::sync::Arc::clone(&storage));
         let credentials = Credentials::new(std::sync::Arc::clone(&config.policies));
+        config
+            .group_directory
+            .publish(std::sync::Arc::new(groups.clone()));
         Self {
             storage,
             config,
             bound: crate::broker_configs::Bound::default(),
             groups,
+            txns,
             credentials,
             producer_owners: ProducerOwners::default(),
         }
@@ -250,7 +258,7 @@ impl Handler {
                 if let Err(denied) = self.producer_owners.check(access, &mut request) {
                     return encode(api, version, id, &denied);
                 }
-                let response = init_producer_id::handle(self, request).await;
+                let response = init_producer_id::handle(self, request, version).await;
                 self.producer_owners.record(access, &response);
                 encode(api, version, id, &response)
             }
@@ -417,6 +425,72 @@ impl Handler {
                 let denied = group_authz::delete_groups(access, &mut request.groups_names);
                 let mut response = delete_groups::handle(self, request).await;
                 response.results.extend(denied);
+                encode(api, version, id, &response)
+            }
+            ApiKey::AddPartitionsToTxn => {
+                let request = decode!(kafka_protocol::messages::AddPartitionsToTxnRequest);
+                if let Some(denied) = crate::authz::txn::add_partitions(access, &request) {
+                    return encode(api, version, id, &denied);
+                }
+                let response = crate::add_partitions_to_txn::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::AddOffsetsToTxn => {
+                let request = decode!(kafka_protocol::messages::AddOffsetsToTxnRequest);
+                if let Some(code) = crate::authz::txn::add_offsets_denied(access) {
+                    let denied = kafka_protocol::messages::AddOffsetsToTxnResponse::default()
+                        .with_error_code(code);
+                    return encode(api, version, id, &denied);
+                }
+                let response = crate::add_offsets_to_txn::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::EndTxn => {
+                let request = decode!(kafka_protocol::messages::EndTxnRequest);
+                if let Some(code) = crate::authz::txn::txn_denied(access) {
+                    let denied =
+                        kafka_protocol::messages::EndTxnResponse::default().with_error_code(code);
+                    return encode(api, version, id, &denied);
+                }
+                let response = crate::end_txn::handle(self, request, version).await;
+                encode(api, version, id, &response)
+            }
+            ApiKey::TxnOffsetCommit => {
+                let mut request = decode!(kafka_protocol::messages::TxnOffsetCommitRequest);
+                let denied = match crate::authz::txn::txn_offset_commit(access, &mut request) {
+                    Err(all) => {
+                        let response = kafka_protocol::messages::TxnOffsetCommitResponse::default()
+                            .with_topics(all);
+                        return encode(api, version, id, &response);
+                    }
+                    Ok(denied) => denied,
+                };
+                let mut response = crate::txn_offset_commit::handle(self, request, version).await;
+                response.topics.extend(denied);
+                encode(api, version, id, &response)
+            }
+            ApiKey::DescribeTransactions => {
+                let request = decode!(kafka_protocol::messages::DescribeTransactionsRequest);
+                if let Some(denied) = crate::authz::txn::describe_transactions(access, &request) {
+                    return encode(api, version, id, &denied);
+                }
+                let response = crate::describe_transactions::handle(self, request);
+                encode(api, version, id, &response)
+            }
+            ApiKey::ListTransactions => {
+                let request = decode!(kafka_protocol::messages::ListTransactionsRequest);
+                if !crate::authz::txn::may_list_transactions(access) {
+                    let empty = kafka_protocol::messages::ListTransactionsResponse::default();
+                    return encode(api, version, id, &empty);
+                }
+                let response = crate::list_transactions::handle(self, request, version);
+                encode(api, version, id, &response)
+            }
+            ApiKey::DescribeProducers => {
+                let mut request = decode!(kafka_protocol::messages::DescribeProducersRequest);
+                let denied = crate::authz::txn::describe_producers(access, &mut request);
+                let mut response = crate::describe_producers::handle(self, request).await;
+                response.topics.extend(denied);
                 encode(api, version, id, &response)
             }
             _ => Outcome::Close("API not served"),

@@ -13,6 +13,7 @@ pub(crate) mod code {
     pub(crate) const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
     pub(crate) const MESSAGE_TOO_LARGE: i16 = 10;
     pub(crate) const OFFSET_METADATA_TOO_LARGE: i16 = 12;
+    pub(crate) const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
     pub(crate) const COORDINATOR_NOT_AVAILABLE: i16 = 15;
     pub(crate) const NOT_COORDINATOR: i16 = 16;
     pub(crate) const INVALID_TOPIC_EXCEPTION: i16 = 17;
@@ -40,7 +41,11 @@ pub(crate) mod code {
     pub(crate) const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
     pub(crate) const INVALID_PRODUCER_EPOCH: i16 = 47;
     pub(crate) const INVALID_TXN_STATE: i16 = 48;
+    pub(crate) const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+    pub(crate) const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+    pub(crate) const CONCURRENT_TRANSACTIONS: i16 = 51;
     pub(crate) const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    pub(crate) const OPERATION_NOT_ATTEMPTED: i16 = 55;
     pub(crate) const SASL_AUTHENTICATION_FAILED: i16 = 58;
     pub(crate) const UNKNOWN_PRODUCER_ID: i16 = 59;
     pub(crate) const NON_EMPTY_GROUP: i16 = 68;
@@ -52,7 +57,10 @@ pub(crate) mod code {
     pub(crate) const FENCED_INSTANCE_ID: i16 = 82;
     pub(crate) const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
     pub(crate) const INVALID_RECORD: i16 = 87;
+    pub(crate) const UNSTABLE_OFFSET_COMMIT: i16 = 88;
+    pub(crate) const PRODUCER_FENCED: i16 = 90;
     pub(crate) const UNKNOWN_TOPIC_ID: i16 = 100;
+    pub(crate) const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
     pub(crate) const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
 }
 
@@ -72,10 +80,22 @@ pub(crate) fn storage_code(error: &StorageError) -> i16 {
         StorageError::InvalidProducerEpoch { .. } => code::INVALID_PRODUCER_EPOCH,
         StorageError::OutOfOrderSequence { .. } => code::OUT_OF_ORDER_SEQUENCE_NUMBER,
         StorageError::DuplicateSequence { .. } => code::DUPLICATE_SEQUENCE_NUMBER,
+        StorageError::InvalidTxnState { .. } => code::INVALID_TXN_STATE,
+        StorageError::ControlBatch => code::INVALID_RECORD,
         other => {
             tracing::error!(error = %other, "storage failure");
             code::UNKNOWN_SERVER_ERROR
         }
+    }
+}
+
+/// PRODUCER_FENCED (KIP-588) exists in an API from version `since`; older versions get
+/// INVALID_PRODUCER_EPOCH for it, as Kafka answers them.
+pub(crate) fn fenced_for(error_code: i16, version: i16, since: i16) -> i16 {
+    if error_code == code::PRODUCER_FENCED && version < since {
+        code::INVALID_PRODUCER_EPOCH
+    } else {
+        error_code
     }
 }
 

@@ -7,16 +7,22 @@
 //! a batch returns that whole batch; clients skip the records before their offset.
 //! Fetch sessions (KIP-227) are declined: the response always carries session id 0, so clients
 //! keep sending full fetches.
+//!
+//! Isolation (KIP-98): `READ_COMMITTED` returns only batches below the last stable offset, with
+//! the aborted transactions that overlap them; aborted data and markers are served as stored
+//! and the clients filter them. `READ_UNCOMMITTED` reads up to the high watermark and gets a
+//! null aborted list. Both get the last stable offset.
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::future::select_all;
 use hubgate_protocol::metrics;
-use hubgate_storage::{Error as StorageError, PartitionId, PartitionState};
-use kafka_protocol::messages::FetchRequest;
-use kafka_protocol::messages::FetchResponse;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use hubgate_storage::{AbortedTxn, Error as StorageError, PartitionId, PartitionState};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId};
 use tokio::time::Instant;
 
 use crate::dispatch::Handler;
@@ -75,7 +81,13 @@ pub(crate) async fn handle(h: &Handler, request: FetchRequest, version: i16) -> 
         // Wait for an append to any partition past what was just read, or the deadline.
         let waits = read.watch.iter().map(|(id, seen)| {
             let storage = &h.storage;
-            Box::pin(async move { storage.wait_for(id, *seen, deadline).await })
+            Box::pin(async move {
+                if read_committed {
+                    storage.wait_stable(id, *seen, deadline).await
+                } else {
+                    storage.wait_for(id, *seen, deadline).await
+                }
+            })
         });
         let _ = select_all(waits).await;
         if Instant::now() >= deadline {
@@ -89,7 +101,8 @@ struct Read {
     topics: Vec<FetchableTopicResponse>,
     bytes: usize,
     errors: bool,
-    /// Partitions to wait on, with the high watermark seen.
+    /// Partitions to wait on, with the high watermark (read committed: last stable offset)
+    /// seen.
     watch: Vec<(PartitionId, i64)>,
 }
 
@@ -121,25 +134,43 @@ async fn read_all(
             };
             let budget = w.max_bytes.min(max_bytes.saturating_sub(out.bytes));
             let first = out.bytes == 0;
-            match read_partition(h, id, w.offset, budget, first).await {
-                Ok((records, state)) => {
+            let read = read_partition(h, id, w.offset, budget, first, read_committed).await;
+            match read {
+                Ok((records, state, aborted)) => {
                     out.bytes += records.len();
-                    out.watch
-                        .push((id.clone(), state.high_watermark.max(w.offset)));
+                    let seen = if read_committed {
+                        state.last_stable
+                    } else {
+                        state.high_watermark
+                    };
+                    out.watch.push((id.clone(), seen.max(w.offset)));
+                    let aborted = read_committed.then(|| {
+                        aborted
+                            .iter()
+                            .map(|a| {
+                                AbortedTransaction::default()
+                                    .with_producer_id(ProducerId(a.producer_id))
+                                    .with_first_offset(a.first_offset)
+                            })
+                            .collect()
+                    });
                     partitions.push(
                         data.with_high_watermark(state.high_watermark)
-                            .with_last_stable_offset(state.high_watermark)
+                            .with_last_stable_offset(state.last_stable)
                             .with_log_start_offset(state.log_start)
+                            .with_aborted_transactions(aborted)
                             .with_records(Some(records)),
                     );
                 }
                 Err((error_code, state)) => {
                     out.errors = true;
-                    let (hw, start) = state.map_or((-1, -1), |s| (s.high_watermark, s.log_start));
+                    let (hw, lso, start) = state.map_or((-1, -1, -1), |s| {
+                        (s.high_watermark, s.last_stable, s.log_start)
+                    });
                     partitions.push(
                         data.with_error_code(error_code)
                             .with_high_watermark(hw)
-                            .with_last_stable_offset(hw)
+                            .with_last_stable_offset(lso)
                             .with_log_start_offset(start),
                     );
                 }
@@ -154,15 +185,20 @@ async fn read_all(
     out
 }
 
+/// What one partition read returned: the records section, the partition state and (read
+/// committed) the aborted transactions overlapping it.
+type PartitionRead = (Bytes, PartitionState, Vec<AbortedTxn>);
+
 /// Reads one partition: whole batches within `budget`, or the first batch alone when `first`
-/// and it is larger.
+/// and it is larger; only below the last stable offset when `read_committed`.
 async fn read_partition(
     h: &Handler,
     id: &PartitionId,
     offset: i64,
     budget: usize,
     first: bool,
-) -> Result<(Bytes, PartitionState), (i16, Option<PartitionState>)> {
+    read_committed: bool,
+) -> Result<PartitionRead, (i16, Option<PartitionState>)> {
     if budget == 0 && !first {
         let state = h
             .storage
@@ -172,37 +208,45 @@ async fn read_partition(
         if offset < state.log_start || offset > state.high_watermark {
             return Err((code::OFFSET_OUT_OF_RANGE, Some(state)));
         }
-        return Ok((Bytes::new(), state));
+        return Ok((Bytes::new(), state, Vec::new()));
     }
-    let read = h
-        .storage
-        .read(id, offset, budget.max(1))
-        .await
-        .map_err(|e| {
-            let state = match &e {
-                StorageError::OffsetOutOfRange {
-                    log_start,
-                    high_watermark,
-                    ..
-                } => Some(PartitionState {
-                    log_start: *log_start,
-                    high_watermark: *high_watermark,
-                    ..PartitionState::default()
-                }),
-                _ => None,
-            };
-            (storage_code(&e), state)
-        })?;
+    let read = if read_committed {
+        h.storage
+            .read_committed(id, offset, budget.max(1))
+            .await
+            .map(|r| (r.batches, r.state, r.aborted))
+    } else {
+        h.storage
+            .read(id, offset, budget.max(1))
+            .await
+            .map(|r| (r.batches, r.state, Vec::new()))
+    };
+    let (batches, state, aborted) = read.map_err(|e| {
+        let state = match &e {
+            StorageError::OffsetOutOfRange {
+                log_start,
+                high_watermark,
+                ..
+            } => Some(PartitionState {
+                log_start: *log_start,
+                high_watermark: *high_watermark,
+                last_stable: *high_watermark,
+                ..PartitionState::default()
+            }),
+            _ => None,
+        };
+        (storage_code(&e), state)
+    })?;
     let mut kept = 0;
     let mut size = 0;
-    for batch in &read.batches {
+    for batch in &batches {
         if size + batch.len() > budget && !(first && kept == 0) {
             break;
         }
         size += batch.len();
         kept += 1;
     }
-    let delivered: i64 = read.batches[..kept]
+    let delivered: i64 = batches[..kept]
         .iter()
         .map(|b| i64::from(b.header().record_count))
         .sum();
@@ -212,7 +256,7 @@ async fn read_partition(
         delivered.max(0) as u64,
         size as u64,
     );
-    let records = match &read.batches[..kept] {
+    let records = match &batches[..kept] {
         [] => Bytes::new(),
         [one] => one.as_bytes().clone(),
         many => {
@@ -223,5 +267,5 @@ async fn read_partition(
             buf.freeze()
         }
     };
-    Ok((records, read.state))
+    Ok((records, state, aborted))
 }

@@ -1,5 +1,5 @@
-//! FindCoordinator (key 10): this broker coordinates every group (see `group`). Transaction
-//! coordinators do not exist (transactions are not supported): COORDINATOR_NOT_AVAILABLE.
+//! FindCoordinator (key 10): this broker coordinates every group (see `group`) and every
+//! transactional id (see `txn`), known or not.
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
@@ -10,6 +10,7 @@ use crate::dispatch::Handler;
 use crate::error::code;
 
 const GROUP: i8 = 0;
+const TRANSACTION: i8 = 1;
 
 /// Answers a FindCoordinator request.
 pub(crate) fn handle(
@@ -20,8 +21,7 @@ pub(crate) fn handle(
     let host = StrBytes::from_string(h.config.advertised_host.clone());
     let port = i32::from(h.config.advertised_port);
     let error = match request.key_type {
-        GROUP => code::NONE,
-        1 => code::COORDINATOR_NOT_AVAILABLE,
+        GROUP | TRANSACTION => code::NONE,
         _ => code::INVALID_REQUEST,
     };
     let (node, host, port) = if error == code::NONE {

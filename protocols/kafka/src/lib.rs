@@ -24,6 +24,11 @@
 //!   machine without I/O), served by `join_group`, `sync_group`, `heartbeat`, `leave_group`,
 //!   `offset_commit`, `offset_fetch`, `offset_delete`, `list_groups`, `describe_groups` and
 //!   `delete_groups`. Committed offsets are stored through storage's `GroupOffsets`.
+//! - `txn`: the transaction coordinator (one actor task per transactional id over a state
+//!   machine without I/O), served by `init_producer_id`, `add_partitions_to_txn`,
+//!   `add_offsets_to_txn`, `txn_offset_commit` and `end_txn`; markers, the last stable offset
+//!   and read-committed reads are storage's (`hubgate_storage::Transactions`). Operators see
+//!   them through `describe_transactions`, `list_transactions` and `describe_producers`.
 //! - `sasl`: SASL authentication (SaslHandshake, SaslAuthenticate, PLAIN with Event Hubs
 //!   connection strings, SCRAM-SHA-256/512, KIP-368 session lifetimes), one `Session` per
 //!   connection, gated in the reader before a frame is decoded.
@@ -38,6 +43,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
+mod add_offsets_to_txn;
+mod add_partitions_to_txn;
 mod alter_configs;
 mod api_versions;
 mod authz;
@@ -52,8 +59,11 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_producers;
 mod describe_topic_partitions;
+mod describe_transactions;
 mod dispatch;
+mod end_txn;
 mod error;
 mod fetch;
 mod find_coordinator;
@@ -65,6 +75,7 @@ mod join_group;
 mod leave_group;
 mod list_groups;
 mod list_offsets;
+mod list_transactions;
 mod lookup;
 mod metadata;
 mod offset_commit;
@@ -77,6 +88,8 @@ mod produce_legacy;
 mod sasl;
 mod sync_group;
 mod topic_id;
+mod txn;
+mod txn_offset_commit;
 pub mod versions;
 
 use std::sync::Arc;
@@ -109,6 +122,9 @@ pub struct KafkaConfig {
     /// The gateway's access policies. Empty: open mode (SASL PLAIN accepts anything, clients
     /// without SASL are served); otherwise every connection authenticates with SASL first.
     pub policies: Arc<SasPolicies>,
+    /// Where the coordinator publishes its live groups for other front ends (the HTTP admin
+    /// API); the default slot is read by no one.
+    pub group_directory: hubgate_protocol::GroupDirectorySlot,
 }
 
 impl KafkaConfig {
@@ -123,6 +139,7 @@ impl KafkaConfig {
             listener: ListenerConfig::new("kafka"),
             groups: GroupConfig::default(),
             policies: Arc::default(),
+            group_directory: hubgate_protocol::GroupDirectorySlot::default(),
         }
     }
 }
@@ -144,17 +161,21 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let listener_config = config.listener.clone();
-    let max_frame = config.limits.max_frame_bytes;
     let mut handler = Handler::new(storage, config);
     handler.bound = broker_configs::Bound {
         addr: listener.local_addr().ok(),
         tls: listener.is_tls(),
     };
     handler.groups.load().await;
+    handler.txns.load().await;
     let handler = Arc::new(handler);
     hubgate_protocol::serve(listener, listener_config, shutdown, move |conn, token| {
         let handler = Arc::clone(&handler);
-        async move { connection::run(conn.stream, conn.peer, handler, max_frame, token).await }
+        let certificate = conn
+            .client_cert_subject()
+            .and_then(|subject| handler.config.policies.authenticate_cert(subject));
+        let session = sasl::Session::from_certificate(certificate);
+        async move { connection::run(conn.stream, conn.peer, handler, session, token).await }
     })
     .await
 }

@@ -18,6 +18,9 @@ pub(crate) async fn handle(
     let wanted = |filter: &[StrBytes], value: &str| {
         filter.is_empty() || filter.iter().any(|f| f.eq_ignore_ascii_case(value))
     };
+    // Groups whose offsets were committed outside the coordinator (Blob checkpoints) get
+    // their actor here, so they are listed like any other.
+    h.groups.load().await;
     let groups = h
         .groups
         .list()

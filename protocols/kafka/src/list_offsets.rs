@@ -1,5 +1,6 @@
 //! ListOffsets (key 2): earliest (-2, and -4 "earliest local"), latest (-1), max timestamp
-//! (-3) and the first offset at or after a timestamp.
+//! (-3) and the first offset at or after a timestamp. Latest is the last stable offset for a
+//! read-committed request (v2+), the high watermark otherwise.
 
 use hubgate_storage::{PartitionId, TimeQuery};
 use kafka_protocol::messages::ListOffsetsRequest;
@@ -23,6 +24,7 @@ pub(crate) async fn handle(
     request: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
+    let read_committed = version >= 2 && request.isolation_level == 1;
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let hub = lookup::topic(h, topic.name.as_str()).await;
@@ -34,7 +36,7 @@ pub(crate) async fn handle(
                 .with_offset(-1);
             let id = lookup::partition(&hub, p.partition_index);
             match id {
-                Ok(id) => match lookup(h, &id, p.timestamp, version).await {
+                Ok(id) => match lookup(h, &id, p.timestamp, version, read_committed).await {
                     Ok((offset, timestamp)) => {
                         out.offset = offset;
                         out.timestamp = timestamp;
@@ -63,17 +65,19 @@ async fn lookup(
     id: &PartitionId,
     query: i64,
     version: i16,
+    read_committed: bool,
 ) -> Result<(i64, i64), i16> {
     let failed = |e: hubgate_storage::Error| storage_code(&e);
     match query {
-        LATEST => Ok((
-            h.storage
-                .partition(id)
-                .await
-                .map_err(failed)?
-                .high_watermark,
-            -1,
-        )),
+        LATEST => {
+            let state = h.storage.partition(id).await.map_err(failed)?;
+            let latest = if read_committed {
+                state.last_stable
+            } else {
+                state.high_watermark
+            };
+            Ok((latest, -1))
+        }
         EARLIEST => Ok((h.storage.partition(id).await.map_err(failed)?.log_start, -1)),
         EARLIEST_LOCAL if version >= 8 => {
             Ok((h.storage.partition(id).await.map_err(failed)?.log_start, -1))

@@ -1,10 +1,13 @@
 //! OffsetFetch (key 9): a group's committed offsets, with leader epoch and metadata. A
 //! partition without a commit answers offset -1 and no error, as Kafka does; a null topic
 //! list asks for every partition the group committed. v8+ asks for several groups at once.
+//! With `require_stable` (v7+) a partition for which an open transaction holds pending offsets
+//! of the group answers UNSTABLE_OFFSET_COMMIT (retriable), so a read-committed consumer never
+//! resumes from an offset that the transaction is about to move.
 
 use std::collections::BTreeMap;
 
-use hubgate_storage::CommittedOffset;
+use hubgate_storage::{CommittedOffset, HubName, PartitionId};
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -37,8 +40,9 @@ pub(crate) async fn handle(
     request: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {
+    let stable = version >= 7 && request.require_stable;
     if version < 8 {
-        let (error, topics) = fetch(h, &request.group_id.0, wanted!(request.topics)).await;
+        let (error, topics) = fetch(h, &request.group_id.0, wanted!(request.topics), stable).await;
         let topics = topics
             .into_iter()
             .map(|(name, partitions)| {
@@ -71,7 +75,7 @@ pub(crate) async fn handle(
     }
     let mut groups = Vec::with_capacity(request.groups.len());
     for group in request.groups {
-        let (error, topics) = fetch(h, &group.group_id.0, wanted!(group.topics)).await;
+        let (error, topics) = fetch(h, &group.group_id.0, wanted!(group.topics), stable).await;
         let topics = topics
             .into_iter()
             .map(|(name, partitions)| {
@@ -103,8 +107,37 @@ pub(crate) async fn handle(
 }
 
 /// The group's offsets for `wanted` (`None`: everything it committed), by topic, with the
-/// group-level error if the whole group failed.
+/// group-level error if the whole group failed; with `stable`, partitions with pending
+/// transactional offsets answer UNSTABLE_OFFSET_COMMIT.
 async fn fetch(
+    h: &Handler,
+    group: &str,
+    wanted: Option<Vec<(TopicName, Vec<i32>)>>,
+    stable: bool,
+) -> (Option<i16>, Vec<(TopicName, Vec<Answer>)>) {
+    let (error, mut topics) = committed(h, group, wanted).await;
+    if stable && error.is_none() {
+        for (name, answers) in &mut topics {
+            let Ok(hub) = HubName::new(name.0.as_str()) else {
+                continue;
+            };
+            for (index, answer) in answers.iter_mut() {
+                let Ok(index) = u32::try_from(*index) else {
+                    continue;
+                };
+                if h.txns
+                    .has_pending(group, &PartitionId::new(hub.clone(), index))
+                {
+                    *answer = Err(code::UNSTABLE_OFFSET_COMMIT);
+                }
+            }
+        }
+    }
+    (error, topics)
+}
+
+/// The group's committed offsets for `wanted`, as [`fetch`] without the stability check.
+async fn committed(
     h: &Handler,
     group: &str,
     wanted: Option<Vec<(TopicName, Vec<i32>)>>,

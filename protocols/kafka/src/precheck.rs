@@ -500,6 +500,91 @@ static LAYOUTS: &[Layout] = &[
         ],
     },
     Layout {
+        api: ApiKey::AddPartitionsToTxn,
+        min: 0,
+        max: 3,
+        flexible_from: 3,
+        body: &[
+            all(STR),                                  // transactional id
+            all(I64),                                  // producer id
+            all(I16),                                  // producer epoch
+            all(structs![all(STR), all(array!(I32))]), // topics: name, partitions
+        ],
+    },
+    Layout {
+        api: ApiKey::AddOffsetsToTxn,
+        min: 0,
+        max: 3,
+        flexible_from: 3,
+        body: &[
+            all(STR), // transactional id
+            all(I64), // producer id
+            all(I16), // producer epoch
+            all(STR), // group id
+        ],
+    },
+    Layout {
+        api: ApiKey::EndTxn,
+        min: 0,
+        max: 3,
+        flexible_from: 3,
+        body: &[
+            all(STR),  // transactional id
+            all(I64),  // producer id
+            all(I16),  // producer epoch
+            all(BOOL), // committed
+        ],
+    },
+    Layout {
+        api: ApiKey::TxnOffsetCommit,
+        min: 0,
+        max: 3,
+        flexible_from: 3,
+        body: &[
+            all(STR),     // transactional id
+            all(STR),     // group id
+            all(I64),     // producer id
+            all(I16),     // producer epoch
+            from(3, I32), // generation id
+            from(3, STR), // member id
+            from(3, STR), // group instance id (nullable)
+            all(structs![
+                all(STR), // topic
+                // partitions: index, offset, leader epoch (v2+), metadata (nullable)
+                all(structs![all(I32), all(I64), from(2, I32), all(STR)]),
+            ]),
+        ],
+    },
+    Layout {
+        api: ApiKey::DescribeProducers,
+        min: 0,
+        max: 0,
+        flexible_from: 0,
+        body: &[
+            all(structs![all(STR), all(array!(I32))]), // topics: name, partition indexes
+        ],
+    },
+    Layout {
+        api: ApiKey::DescribeTransactions,
+        min: 0,
+        max: 0,
+        flexible_from: 0,
+        body: &[
+            all(array!(STR)), // transactional ids
+        ],
+    },
+    Layout {
+        api: ApiKey::ListTransactions,
+        min: 0,
+        max: 1,
+        flexible_from: 0,
+        body: &[
+            all(array!(STR)), // state filters
+            all(array!(I64)), // producer id filters
+            from(1, I64),     // duration filter
+        ],
+    },
+    Layout {
         api: ApiKey::OffsetForLeaderEpoch,
         min: 2,
         max: 4,
@@ -965,6 +1050,13 @@ mod tests {
             DeleteTopics => DeleteTopicsRequest,
             DeleteRecords => DeleteRecordsRequest,
             InitProducerId => InitProducerIdRequest,
+            AddPartitionsToTxn => AddPartitionsToTxnRequest,
+            AddOffsetsToTxn => AddOffsetsToTxnRequest,
+            EndTxn => EndTxnRequest,
+            TxnOffsetCommit => TxnOffsetCommitRequest,
+            DescribeProducers => DescribeProducersRequest,
+            DescribeTransactions => DescribeTransactionsRequest,
+            ListTransactions => ListTransactionsRequest,
             OffsetForLeaderEpoch => OffsetForLeaderEpochRequest,
             DescribeConfigs => DescribeConfigsRequest,
             AlterConfigs => AlterConfigsRequest,
@@ -1223,7 +1315,8 @@ mod tests {
             (ApiKey::JoinGroup, 10),
             (ApiKey::OffsetCommit, 1),
             (ApiKey::OffsetDelete, 1),
-            (ApiKey::EndTxn, 0),
+            (ApiKey::EndTxn, 4),
+            (ApiKey::WriteTxnMarkers, 0),
         ] {
             let mut f = header(ApiKey::ApiVersions, 0);
             f[0..2].copy_from_slice(&(api as i16).to_be_bytes());

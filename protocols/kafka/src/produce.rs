@@ -1,6 +1,8 @@
 //! Produce (key 0): each partition's batch is validated (size, CRC, magic, one batch per
-//! partition, no control or transactional batches, keys on compacted hubs) and stored as it
-//! came; the log patches its base offset. Partitions of one request are appended concurrently,
+//! partition, no control batches, keys on compacted hubs) and stored as it came; the log
+//! patches its base offset. A transactional batch is accepted only when the request names its
+//! transactional id and the partition is in that producer's open transaction (Kafka's
+//! partition verification, KIP-890 part 1), so no transaction is left hanging. Partitions of one request are appended concurrently,
 //! so one group-commit sync covers them all; the response is sent once every append is durable.
 
 use std::future::Future;
@@ -33,6 +35,8 @@ pub(crate) async fn handle(
     started: Option<oneshot::Sender<()>>,
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
+    let txn_id = request.transactional_id.as_ref().map(|t| t.to_string());
+    let txn_id = txn_id.as_deref();
     let valid_acks = matches!(acks, -1..=1);
     let mut hubs = Vec::with_capacity(request.topic_data.len());
     for topic in &request.topic_data {
@@ -49,7 +53,14 @@ pub(crate) async fn handle(
             appends.push(async move {
                 let result = if valid_acks {
                     match hub {
-                        Ok(hub) => produce_partition(h, hub, p.index, p.records, version).await,
+                        Ok(hub) => {
+                            let target = Target {
+                                hub,
+                                index: p.index,
+                                txn_id,
+                            };
+                            produce_partition(h, target, p.records, version).await
+                        }
                         Err(error_code) => Err(Failure::code(*error_code)),
                     }
                 } else {
@@ -138,13 +149,21 @@ fn invalid_record(version: i16) -> i16 {
     }
 }
 
+/// Where a partition's batch goes.
+struct Target<'a> {
+    hub: &'a HubInfo,
+    index: i32,
+    /// The request's transactional id.
+    txn_id: Option<&'a str>,
+}
+
 async fn produce_partition(
     h: &Handler,
-    hub: &HubInfo,
-    index: i32,
+    target: Target<'_>,
     records: Option<Bytes>,
     version: i16,
 ) -> Result<Stored, Failure> {
+    let Target { hub, index, txn_id } = target;
     let partition = u32::try_from(index)
         .ok()
         .filter(|i| *i < hub.config.partitions)
@@ -178,12 +197,6 @@ async fn produce_partition(
             "clients may not send control batches",
         ));
     }
-    if header.is_transactional() {
-        return Err(Failure::with_message(
-            code::INVALID_TXN_STATE,
-            "transactions are not supported",
-        ));
-    }
     if header.record_count <= 0 {
         return Err(Failure::with_message(
             invalid_record(version),
@@ -209,6 +222,19 @@ async fn produce_partition(
         }
     }
     let id = PartitionId::new(hub.name.clone(), partition);
+    if header.is_transactional() {
+        let Some(txn_id) = txn_id else {
+            return Err(Failure::with_message(
+                code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                "transactional batches need the request's transactional id",
+            ));
+        };
+        h.txns
+            .verify(txn_id, header.producer_id, header.producer_epoch, &id)
+            .map_err(|error_code| {
+                Failure::with_message(error_code, "the partition is not in the transaction")
+            })?;
+    }
     let (records, bytes) = (header.record_count as u64, batch.len() as u64);
     match h.storage.append(&id, batch).await {
         Ok(appended) => {

@@ -4,7 +4,11 @@
 //! gzip/snappy/lz4 only when the range contains v0) but v0–2 (message sets v0/v1) are answered
 //! with UNSUPPORTED_VERSION;
 //! Fetch stops at v12 (v13+ addresses topics by id). The classic consumer-group APIs are
-//! advertised; the KIP-848 ones (ConsumerGroupHeartbeat) and the transaction APIs are not.
+//! advertised; the KIP-848 ones (ConsumerGroupHeartbeat) are not. Transactions are the
+//! classic protocol (KIP-98, "transactions v1"): the client forms of AddPartitionsToTxn
+//! (v0–3) and the versions before KIP-890's TRANSACTION_ABORTABLE and implicit partition
+//! registration (EndTxn, AddOffsetsToTxn, TxnOffsetCommit v0–3); no `transaction.version`
+//! feature is advertised, so no client uses transactions v2.
 //! SaslHandshake and SaslAuthenticate are always advertised, with or without policies, so a
 //! client configured for SASL connects either way.
 
@@ -59,6 +63,10 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::DeleteRecords, 0, 2),
     api(ApiKey::InitProducerId, 0, 4),
     api(ApiKey::OffsetForLeaderEpoch, 2, 4),
+    api(ApiKey::AddPartitionsToTxn, 0, 3),
+    api(ApiKey::AddOffsetsToTxn, 0, 3),
+    api(ApiKey::EndTxn, 0, 3),
+    api(ApiKey::TxnOffsetCommit, 0, 3),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
     api(ApiKey::SaslAuthenticate, 0, 2),
@@ -67,6 +75,9 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::OffsetDelete, 0, 0),
     api(ApiKey::DescribeCluster, 0, 1),
+    api(ApiKey::DescribeProducers, 0, 0),
+    api(ApiKey::DescribeTransactions, 0, 0),
+    api(ApiKey::ListTransactions, 0, 1),
     api(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 
@@ -78,6 +89,19 @@ pub fn advertised(key: ApiKey) -> Option<&'static Advertised> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transactions_v1_only() {
+        // KIP-890 versions answer TRANSACTION_ABORTABLE or add partitions implicitly.
+        for (key, max) in [
+            (ApiKey::AddPartitionsToTxn, 3),
+            (ApiKey::EndTxn, 3),
+            (ApiKey::TxnOffsetCommit, 3),
+            (ApiKey::InitProducerId, 4),
+        ] {
+            assert_eq!(advertised(key).map(|a| a.max), Some(max), "{key:?}");
+        }
+    }
 
     #[test]
     fn ranges_stay_within_what_the_codec_knows() {
@@ -97,12 +121,11 @@ mod tests {
     }
 
     #[test]
-    fn no_next_generation_group_or_transaction_api_is_advertised() {
+    fn no_next_generation_group_or_broker_only_transaction_api_is_advertised() {
         for key in [
             ApiKey::ConsumerGroupHeartbeat,
             ApiKey::ConsumerGroupDescribe,
-            ApiKey::EndTxn,
-            ApiKey::TxnOffsetCommit,
+            ApiKey::WriteTxnMarkers,
         ] {
             assert!(advertised(key).is_none(), "{key:?}");
         }

@@ -146,3 +146,103 @@ async fn offsets_inside_batches_and_out_of_range() {
         [(3, vec![], -1)]
     );
 }
+
+/// One read_committed (or read_uncommitted) fetch of partition 1 from `offset`: (batch base
+/// offsets, last stable offset, aborted transactions as (producer, first offset)).
+async fn fetch_isolated(
+    h: &Handler,
+    offset: i64,
+    isolation: i8,
+) -> (Vec<i64>, i64, Option<Vec<(i64, i64)>>) {
+    let request = FetchRequest::default()
+        .with_replica_id((-1).into())
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_isolation_level(isolation)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(1)
+                        .with_fetch_offset(offset)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ]);
+    let Outcome::Respond(mut frame) = h
+        .handle(support::request(ApiKey::Fetch, 11, &request))
+        .await
+    else {
+        panic!("no response");
+    };
+    frame.advance(8);
+    let response = FetchResponse::decode(&mut frame, 11).unwrap();
+    let p = &response.responses[0].partitions[0];
+    let bases = RecordBatch::split(p.records.clone().unwrap_or_default(), &Default::default())
+        .unwrap()
+        .iter()
+        .map(RecordBatch::base_offset)
+        .collect();
+    let aborted = p.aborted_transactions.as_ref().map(|list| {
+        list.iter()
+            .map(|a| (a.producer_id.0, a.first_offset))
+            .collect()
+    });
+    (bases, p.last_stable_offset, aborted)
+}
+
+#[tokio::test]
+async fn read_committed_stops_at_the_lso_and_lists_aborted_transactions() {
+    use hubgate_storage::{MarkerKind, TxnMarker};
+    let storage = log().await;
+    let p = PartitionId::new(HubName::new("t").unwrap(), 1);
+    let txn_batch = |seq: i32| {
+        let record = Record {
+            value: Some(Bytes::from_static(b"v")),
+            ..Record::default()
+        };
+        let options = EncodeOptions {
+            producer_id: 42,
+            producer_epoch: 0,
+            base_sequence: seq,
+            transactional: true,
+            ..EncodeOptions::default()
+        };
+        RecordBatch::encode(&[record], &options).unwrap()
+    };
+    let marker = |kind| TxnMarker {
+        producer_id: 42,
+        producer_epoch: 0,
+        kind,
+        coordinator_epoch: 0,
+    };
+    // 0: aborted data, 1: ABORT, 2: committed data, 3: COMMIT, 4: open.
+    storage.append(&p, txn_batch(0)).await.unwrap();
+    storage
+        .write_marker(&p, marker(MarkerKind::Abort))
+        .await
+        .unwrap();
+    storage.append(&p, txn_batch(1)).await.unwrap();
+    storage
+        .write_marker(&p, marker(MarkerKind::Commit))
+        .await
+        .unwrap();
+    storage.append(&p, txn_batch(2)).await.unwrap();
+    let h = Handler::new(storage, hubgate_kafka::KafkaConfig::new("127.0.0.1", 9092));
+
+    assert_eq!(
+        fetch_isolated(&h, 0, 1).await,
+        (vec![0, 1, 2, 3], 4, Some(vec![(42, 0)]))
+    );
+    // Past the aborted range the list is empty; at the LSO nothing is returned.
+    assert_eq!(
+        fetch_isolated(&h, 2, 1).await,
+        (vec![2, 3], 4, Some(vec![]))
+    );
+    assert_eq!(fetch_isolated(&h, 4, 1).await, (vec![], 4, Some(vec![])));
+    // read_uncommitted reads to the high watermark with a null list.
+    assert_eq!(
+        fetch_isolated(&h, 0, 0).await,
+        (vec![0, 1, 2, 3, 4], 4, None)
+    );
+}

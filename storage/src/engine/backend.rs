@@ -10,6 +10,7 @@ use crate::hub::{HubInfo, HubName, PartitionId};
 use crate::log::{CommittedOffset, RetentionReport};
 use crate::producer::ProducerState;
 use crate::record::Offset;
+use crate::txn::{AbortedTxn, TxnRecord};
 
 /// The persistent state of a partition, written atomically with every change to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,18 +111,23 @@ pub(crate) enum TimeSeek {
 /// writers per partition, so implementations need no write ordering of their own.
 pub(crate) trait PartitionStore: Send + Sync + 'static {
     /// Stores `batch` (offsets already assigned), the new `meta`, if the running max
-    /// timestamp grew to `time_entry` a time-index entry, and the new state of the batch's
-    /// idempotent `producer` — all in one atomic write.
+    /// timestamp grew to `time_entry` a time-index entry, the new state of the batch's
+    /// idempotent `producer` and, for an ABORT marker, its `aborted` index entry — all in
+    /// one atomic write.
     fn append(
         &self,
         batch: &RecordBatch,
         meta: &PartitionMeta,
         time_entry: Option<i64>,
         producer: Option<(i64, &ProducerState)>,
+        aborted: Option<&AbortedTxn>,
     ) -> Result<()>;
 
     /// Every idempotent producer's persisted state in this partition.
     fn producers(&self) -> Result<Vec<(i64, ProducerState)>>;
+
+    /// The persisted aborted-transaction index, by marker offset.
+    fn aborted(&self) -> Result<Vec<AbortedTxn>>;
 
     /// Batches in offset order starting with the one that contains `from` (or the first after
     /// it), stopping before `end` and once `max_bytes` is reached; at least one if any exists.
@@ -133,7 +139,8 @@ pub(crate) trait PartitionStore: Send + Sync + 'static {
     /// Base offset of the batch the time index points `seek` at, `None` if no entry matches.
     fn time_seek(&self, seek: TimeSeek) -> Result<Option<Offset>>;
 
-    /// Deletes the batches that end below `meta.log_start` and the time-index entries below it
+    /// Deletes the batches that end below `meta.log_start`, the aborted-index entries whose
+    /// marker is below it, and the time-index entries below it
     /// (all but the last one, which may still bound later lookups), and writes `meta` with
     /// `stored_bytes` reduced by what was freed — in one atomic write. Returns what was freed.
     fn truncate_front(&self, meta: &mut PartitionMeta) -> Result<RetentionReport>;
@@ -180,6 +187,41 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// A producer id never returned before, even across restarts.
     fn next_producer_id(&self) -> Result<i64>;
 
+    /// Every persisted transactional id's coordinator state.
+    fn load_txns(&self) -> Result<Vec<(String, TxnRecord)>>;
+
+    /// Persists (or with `None` removes) a transactional id's coordinator state.
+    fn save_txn(&self, id: &str, record: Option<&TxnRecord>) -> Result<()>;
+
     /// Makes every completed write durable. Called from one flusher thread at a time.
     fn sync(&self) -> Result<()>;
+}
+
+/// What a decision of [`ObjectBackend::swap_object`] does: `None` leaves the object alone,
+/// `Some(None)` deletes it, `Some(Some(object))` stores `object`.
+pub(crate) type ObjectChange = Option<Option<crate::objects::StoredObject>>;
+
+/// Where a backend keeps [`Objects`](crate::Objects).
+pub(crate) trait ObjectBackend {
+    /// The object under `key`.
+    fn object(&self, key: &[u8]) -> Result<Option<crate::objects::StoredObject>>;
+
+    /// Atomically applies what `decide` answers for the current object (it may be asked more
+    /// than once when another writer got in between); returns whether anything changed.
+    fn swap_object(
+        &self,
+        key: &[u8],
+        decide: &mut dyn FnMut(Option<&crate::objects::StoredObject>) -> ObjectChange,
+    ) -> Result<bool>;
+
+    /// Up to `limit` objects with keys starting with `prefix`, at or after `start`, in order.
+    fn list_objects(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(bytes::Bytes, crate::objects::StoredObject)>>;
+
+    /// A version no object write got before, even across restarts.
+    fn next_object_version(&self) -> Result<u64>;
 }

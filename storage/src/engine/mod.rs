@@ -9,6 +9,8 @@
 pub(crate) mod backend;
 mod commit;
 mod notify;
+mod objects;
+mod txn;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
@@ -31,6 +33,7 @@ use crate::log::{
 };
 use crate::producer::{self, ProducerState, SequenceCheck, SequencedBatch};
 use crate::record::{Offset, Record};
+use crate::txn::{AbortedTxn, TxnRecord};
 use backend::{Backend, BatchSummary, PartitionMeta, PartitionStore, TimeSeek};
 use commit::GroupCommit;
 use notify::Watermarks;
@@ -75,13 +78,23 @@ struct Tail {
     /// Readers see offsets below this; under strict durability it trails `next_offset` until
     /// the append is synced.
     high_watermark: Offset,
+    /// First offset of the oldest open transaction in the partition, if any.
+    first_unstable: Option<Offset>,
 }
 
 impl Tail {
+    /// The last stable offset: read-committed readers see offsets below it.
+    fn last_stable(&self) -> Offset {
+        self.first_unstable.map_or(self.high_watermark, |first| {
+            first.max(self.meta.log_start).min(self.high_watermark)
+        })
+    }
+
     fn state(&self) -> PartitionState {
         PartitionState {
             log_start: self.meta.log_start,
             high_watermark: self.high_watermark,
+            last_stable: self.last_stable(),
             last_append_ms: self.meta.last_append_ms,
             stored_bytes: self.meta.stored_bytes,
         }
@@ -96,6 +109,8 @@ struct PartitionEntry<P> {
     tail: Mutex<Tail>,
     /// Idempotent producers' state; locked only while `tail` is held.
     producers: Mutex<HashMap<i64, ProducerState>>,
+    /// Aborted transactions by marker offset; locked only while `tail` is held.
+    aborted: Mutex<Vec<AbortedTxn>>,
 }
 
 impl<P> PartitionEntry<P> {
@@ -107,10 +122,30 @@ impl<P> PartitionEntry<P> {
             tail: Mutex::new(Tail {
                 meta,
                 high_watermark: meta.next_offset,
+                first_unstable: None,
             }),
             producers: Mutex::new(HashMap::new()),
+            aborted: Mutex::new(Vec::new()),
         })
     }
+
+    /// Loads the persisted producers and aborted index and derives the open transactions.
+    fn restore(&self) -> Result<()>
+    where
+        P: PartitionStore,
+    {
+        let mut tail = lock(&self.tail);
+        let mut producers = lock(&self.producers);
+        producers.extend(self.store.producers()?);
+        tail.first_unstable = first_unstable(&producers);
+        *lock(&self.aborted) = self.store.aborted()?;
+        Ok(())
+    }
+}
+
+/// The first offset of the oldest open transaction among `producers`.
+fn first_unstable(producers: &HashMap<i64, ProducerState>) -> Option<Offset> {
+    producers.values().filter_map(|p| p.txn_first).min()
 }
 
 struct HubEntry<P> {
@@ -141,12 +176,16 @@ type PartitionRef<P> = Arc<PartitionEntry<P>>;
 /// A partition with the hub it belongs to.
 type Located<P> = (HubRef<P>, PartitionRef<P>);
 type Committed = BTreeMap<(String, PartitionId), CommittedOffset>;
+/// An append's outcome and its group-commit ticket, before durability is waited for.
+type Issued = (Appended, Option<u64>);
 
 /// A [`Log`] and [`GroupOffsets`] implementation over a [`Backend`].
 pub(crate) struct Engine<B: Backend> {
     backend: Arc<B>,
     hubs: RwLock<BTreeMap<HubName, Arc<HubEntry<B::Partition>>>>,
     committed: RwLock<Committed>,
+    /// Transaction coordinator state by transactional id.
+    txns: RwLock<BTreeMap<String, TxnRecord>>,
     /// Serialises hub creation, deletion and updates.
     admin: Mutex<()>,
     watermarks: Watermarks,
@@ -175,8 +214,7 @@ impl<B: Backend> Engine<B> {
         for hub in loaded {
             let entry = HubEntry::new(hub.info, hub.partitions);
             for partition in read(&entry.partitions).iter() {
-                let states = partition.store.producers()?;
-                lock(&partition.producers).extend(states);
+                partition.restore()?;
             }
             let name = read(&entry.info).name.clone();
             hubs.insert(name, entry);
@@ -185,6 +223,7 @@ impl<B: Backend> Engine<B> {
             .into_iter()
             .map(|(group, partition, offset)| ((group, partition), offset))
             .collect();
+        let txns = backend.load_txns()?.into_iter().collect();
         let group_commit = if backend.durable() {
             let syncer = Arc::clone(&backend);
             Some(GroupCommit::start(Box::new(move || syncer.sync()))?)
@@ -195,6 +234,7 @@ impl<B: Backend> Engine<B> {
             backend,
             hubs: RwLock::new(hubs),
             committed: RwLock::new(committed),
+            txns: RwLock::new(txns),
             admin: Mutex::new(()),
             watermarks: Watermarks::default(),
             durability,
@@ -348,7 +388,74 @@ impl<B: Backend> Engine<B> {
         meta.log_start = new_start.min(tail.high_watermark);
         let report = partition.store.truncate_front(&mut meta)?;
         tail.meta = meta;
+        lock(&partition.aborted).retain(|a| a.last_offset >= meta.log_start);
         Ok((meta.log_start, report))
+    }
+
+    /// Writes `batch` (offsets assigned) at the partition's tail, with the producer state and
+    /// aborted-index entry that go with it, in one backend write; updates the meta and takes
+    /// a group-commit ticket. Called with the tail locked.
+    fn write_locked(
+        &self,
+        partition: &PartitionEntry<B::Partition>,
+        tail: &mut Tail,
+        batch: &RecordBatch,
+        now: i64,
+        producer: Option<(i64, &ProducerState)>,
+        aborted: Option<&AbortedTxn>,
+    ) -> Result<Option<u64>> {
+        let mut meta = tail.meta;
+        meta.next_offset = batch.last_offset() + 1;
+        meta.stored_bytes += batch.len() as u64;
+        meta.last_append_ms = Some(now);
+        let max_ts = batch.header().max_timestamp;
+        let time_entry = (max_ts > meta.max_timestamp).then_some(max_ts);
+        meta.max_timestamp = meta.max_timestamp.max(max_ts);
+        partition
+            .store
+            .append(batch, &meta, time_entry, producer, aborted)?;
+        tail.meta = meta;
+        // Taken under the lock, so tickets follow offset order.
+        let ticket = self
+            .group_commit
+            .as_ref()
+            .map(|gc| gc.ticket(batch.len() as u64));
+        if self.strict_commit().is_none() {
+            tail.high_watermark = meta.next_offset;
+        }
+        Ok(ticket)
+    }
+
+    /// Waits for an issued append to be durable as the log's durability asks, moves the high
+    /// watermark past it and wakes readers.
+    async fn settle(
+        &self,
+        id: &PartitionId,
+        partition: &PartitionEntry<B::Partition>,
+        (appended, ticket): Issued,
+    ) -> Result<Appended> {
+        if appended.duplicate {
+            // The original may still be waiting for its sync.
+            self.durable().await?;
+            return Ok(appended);
+        }
+        if let (Some(gc), Some(ticket)) = (&self.group_commit, ticket) {
+            if self.durability == Durability::Strict {
+                gc.wait(ticket).await?;
+                let mut tail = lock(&partition.tail);
+                // Every append before this one (in offset order) is covered by the same sync.
+                tail.high_watermark = tail.high_watermark.max(appended.last_offset + 1);
+            } else {
+                let unsynced = gc.unsynced();
+                if unsynced > RELAXED_UNSYNCED_LIMIT {
+                    gc.wait(ticket).await?;
+                } else if unsynced > RELAXED_SYNC_AFTER {
+                    gc.request(ticket);
+                }
+            }
+        }
+        self.watermarks.publish(id, appended.last_offset + 1);
+        Ok(appended)
     }
 
     /// Where retention moves a partition's log start, or `None` if nothing expires.
@@ -358,6 +465,8 @@ impl<B: Backend> Engine<B> {
         now_ms: i64,
     ) -> Result<Option<Offset>> {
         let tail = *lock(&partition.tail);
+        // Never past the oldest open transaction: its data must stay until it ends.
+        let limit = tail.last_stable();
         let cutoff = config
             .retention
             .map(|r| now_ms.saturating_sub(r.as_millis() as i64));
@@ -370,7 +479,7 @@ impl<B: Backend> Engine<B> {
                 break;
             }
             for s in summaries {
-                if s.base >= tail.high_watermark {
+                if s.last >= limit {
                     break 'scan;
                 }
                 let expired = cutoff.is_some_and(|c| s.max_timestamp < c);
@@ -395,7 +504,7 @@ impl<B: Backend> Log for Engine<B> {
             contiguous_offsets: true,
             delete_records: true,
             compaction: false,
-            transactions: false,
+            transactions: true,
             shared: false,
             durable: self.backend.durable(),
         }
@@ -510,12 +619,20 @@ impl<B: Backend> Log for Engine<B> {
         if batch.header().record_count == 0 {
             return Err(crate::batch::CodecError::Inconsistent("a batch must hold records").into());
         }
+        let header = *batch.header();
+        if header.is_control() {
+            return Err(Error::ControlBatch);
+        }
+        if header.is_transactional() && !header.is_idempotent() {
+            return Err(Error::InvalidTxnState {
+                producer_id: header.producer_id,
+                reason: "a transactional batch needs a producer id",
+            });
+        }
         let now = now_ms();
         let log_append_time =
             (config.timestamp_policy == TimestampPolicy::LogAppendTime).then_some(now);
-        let batch_len = batch.len();
-        let header = *batch.header();
-        let (appended, ticket) = 'locked: {
+        let issued: Issued = 'locked: {
             let mut tail = lock(&partition.tail);
             if hub.deleted.load(Ordering::SeqCst) {
                 return Err(Error::NoSuchHub(id.hub.to_string()));
@@ -538,13 +655,25 @@ impl<B: Backend> Log for Engine<B> {
                 };
                 break 'locked (appended, None);
             }
+            let open_txn = previous.as_ref().and_then(|p| p.txn_first);
+            if open_txn.is_some()
+                && !header.is_transactional()
+                && previous
+                    .as_ref()
+                    .is_some_and(|p| p.epoch == header.producer_epoch)
+            {
+                return Err(Error::InvalidTxnState {
+                    producer_id: header.producer_id,
+                    reason: "a non-transactional batch while the producer's transaction is open",
+                });
+            }
             let base = tail.meta.next_offset;
             batch.assign(base, 0);
             if let Some(ts) = log_append_time {
                 batch.stamp_log_append_time(ts);
             }
             let producer_state = producers.is_some().then(|| {
-                producer::advance(
+                let mut state = producer::advance(
                     previous.as_ref(),
                     header.producer_epoch,
                     SequencedBatch {
@@ -557,65 +686,31 @@ impl<B: Backend> Log for Engine<B> {
                         last_offset: batch.last_offset(),
                         log_append_time: log_append_time.unwrap_or(i64::MIN),
                     },
-                )
+                );
+                if header.is_transactional() {
+                    state.txn_first = Some(open_txn.unwrap_or(base));
+                }
+                state
             });
-            let mut meta = tail.meta;
-            meta.next_offset = batch.last_offset() + 1;
-            meta.stored_bytes += batch.len() as u64;
-            meta.last_append_ms = Some(now);
-            let max_ts = batch.header().max_timestamp;
-            let time_entry = (max_ts > meta.max_timestamp).then_some(max_ts);
-            meta.max_timestamp = meta.max_timestamp.max(max_ts);
-            partition.store.append(
-                &batch,
-                &meta,
-                time_entry,
-                producer_state.as_ref().map(|s| (header.producer_id, s)),
-            )?;
-            tail.meta = meta;
+            let written = producer_state.as_ref().map(|s| (header.producer_id, s));
+            let ticket = self.write_locked(&partition, &mut tail, &batch, now, written, None)?;
             if let (Some(producers), Some(state)) = (producers.as_mut(), producer_state) {
                 producers.insert(header.producer_id, state);
+                if header.is_transactional() {
+                    tail.first_unstable = first_unstable(producers);
+                }
             }
             drop(producers);
-            // Taken under the lock, so tickets follow offset order.
-            let ticket = self
-                .group_commit
-                .as_ref()
-                .map(|gc| gc.ticket(batch_len as u64));
-            if self.strict_commit().is_none() {
-                tail.high_watermark = meta.next_offset;
-            }
             let appended = Appended {
                 base_offset: base,
                 last_offset: batch.last_offset(),
                 log_append_time,
-                log_start: meta.log_start,
+                log_start: tail.meta.log_start,
                 duplicate: false,
             };
             (appended, ticket)
         };
-        if appended.duplicate {
-            // The original may still be waiting for its sync.
-            self.durable().await?;
-            return Ok(appended);
-        }
-        if let (Some(gc), Some(ticket)) = (&self.group_commit, ticket) {
-            if self.durability == Durability::Strict {
-                gc.wait(ticket).await?;
-                let mut tail = lock(&partition.tail);
-                // Every append before this one (in offset order) is covered by the same sync.
-                tail.high_watermark = tail.high_watermark.max(appended.last_offset + 1);
-            } else {
-                let unsynced = gc.unsynced();
-                if unsynced > RELAXED_UNSYNCED_LIMIT {
-                    gc.wait(ticket).await?;
-                } else if unsynced > RELAXED_SYNC_AFTER {
-                    gc.request(ticket);
-                }
-            }
-        }
-        self.watermarks.publish(id, appended.last_offset + 1);
-        Ok(appended)
+        self.settle(id, &partition, issued).await
     }
 
     async fn read(&self, id: &PartitionId, from: Offset, max_bytes: usize) -> Result<ReadBatches> {
@@ -698,19 +793,8 @@ impl<B: Backend> Log for Engine<B> {
         offset: Offset,
         deadline: Instant,
     ) -> Result<PartitionState> {
-        let mut watermark = self.watermarks.subscribe(id);
-        loop {
-            let state = self.partition(id).await?;
-            if state.high_watermark > offset {
-                return Ok(state);
-            }
-            match tokio::time::timeout_at(deadline, watermark.changed()).await {
-                Ok(Ok(())) => {}
-                // Deadline passed, or the hub was deleted (the next lookup reports it).
-                Err(_) => return self.partition(id).await,
-                Ok(Err(_)) => return self.partition(id).await,
-            }
-        }
+        self.wait_until(id, deadline, |state| state.high_watermark > offset)
+            .await
     }
 
     async fn new_producer_id(&self) -> Result<i64> {
@@ -819,6 +903,28 @@ fn of_group<'a>(
 }
 
 impl<B: Backend> Engine<B> {
+    /// Waits until `reached` holds for the partition's state, or until `deadline`, and returns
+    /// the state then; woken by every append and marker of the partition (readers never poll).
+    pub(crate) async fn wait_until(
+        &self,
+        id: &PartitionId,
+        deadline: Instant,
+        reached: impl Fn(&PartitionState) -> bool + Send,
+    ) -> Result<PartitionState> {
+        let mut watermark = self.watermarks.subscribe(id);
+        loop {
+            let state = self.partition(id).await?;
+            if reached(&state) {
+                return Ok(state);
+            }
+            match tokio::time::timeout_at(deadline, watermark.changed()).await {
+                Ok(Ok(())) => {}
+                // Deadline passed, or the hub was deleted (the next lookup reports it).
+                Err(_) | Ok(Err(_)) => return self.partition(id).await,
+            }
+        }
+    }
+
     /// Removes the group's offsets for the partitions `which` selects, durably.
     async fn forget_offsets(
         &self,

@@ -8,7 +8,12 @@
 //!     the stored batch;
 //!   - `SUMMARY` + base offset → last offset, max timestamp, length (24 bytes);
 //!   - `TIME` + running max timestamp (order-preserving) → base offset;
-//!   - `PRODUCER` + producer id (i64 BE) → that idempotent producer's state in the partition.
+//!   - `PRODUCER` + producer id (i64 BE) → that idempotent producer's state in the partition;
+//!   - `ABORTED` + ABORT marker offset → producer id, first offset, marker offset (24 bytes).
+//! - tree `txns`: transactional id → JSON [`TxnRecord`](crate::TxnRecord).
+//!
+//! - the default tree holds [`Objects`](crate::Objects) under `OBJECT` + key → version (u64 BE)
+//!   + value.
 //!
 //! Every append writes one batch, its summary, the meta and maybe a time entry in a single
 //! atomic `sled::Batch` on the partition's tree.
@@ -25,6 +30,9 @@ pub(crate) const BATCH: u8 = 0x01;
 pub(crate) const SUMMARY: u8 = 0x02;
 pub(crate) const TIME: u8 = 0x03;
 pub(crate) const PRODUCER: u8 = 0x04;
+pub(crate) const ABORTED: u8 = 0x05;
+/// Prefix of every object key in the default tree.
+pub(crate) const OBJECT: u8 = 0x10;
 
 /// `PRODUCER` + producer id.
 pub(crate) fn producer_key(producer_id: i64) -> [u8; 9] {

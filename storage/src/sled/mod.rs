@@ -7,6 +7,7 @@
 //! pieces (see [`keys::CHUNK_BYTES`]) so that no node reaches that size in the first place.
 
 mod keys;
+mod objects;
 mod partition;
 
 use std::fs::File;
@@ -17,6 +18,7 @@ use crate::engine::backend::{Backend, Loaded, LoadedHub, PartitionMeta};
 use crate::error::{Error, Result};
 use crate::hub::{HubInfo, HubName, PartitionId};
 use crate::log::CommittedOffset;
+use crate::txn::TxnRecord;
 use keys::{PARTITION_TREE_PREFIX, parse_partition_tree, partition_tree};
 pub(crate) use partition::SledPartition;
 
@@ -42,6 +44,7 @@ pub(crate) struct SledBackend {
     db: sled::Db,
     hubs: sled::Tree,
     offsets: sled::Tree,
+    txns: sled::Tree,
     db_file: File,
     blob_dir: PathBuf,
     /// Highest blob id already fsynced (blob files are named by a growing log sequence number).
@@ -82,6 +85,7 @@ impl SledBackend {
         Ok(Self {
             hubs: db.open_tree("hubs")?,
             offsets: db.open_tree("offsets")?,
+            txns: db.open_tree("txns")?,
             db,
             db_file,
             blob_dir: path.join("blobs"),
@@ -232,6 +236,34 @@ impl Backend for SledBackend {
         // sled persists its id generator and skips ahead after a crash, so ids never repeat.
         let id = self.db.generate_id()?;
         i64::try_from(id).map_err(|_| Error::Corrupt("producer ids exhausted".into()))
+    }
+
+    fn load_txns(&self) -> Result<Vec<(String, TxnRecord)>> {
+        self.txns
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                let id = String::from_utf8(key.to_vec())
+                    .map_err(|_| Error::Corrupt("transactional id".into()))?;
+                let record = serde_json::from_slice(&value)
+                    .map_err(|e| Error::Corrupt(format!("transaction state: {e}")))?;
+                Ok((id, record))
+            })
+            .collect()
+    }
+
+    fn save_txn(&self, id: &str, record: Option<&TxnRecord>) -> Result<()> {
+        match record {
+            Some(record) => {
+                let value = serde_json::to_vec(record)
+                    .map_err(|e| Error::Corrupt(format!("transaction state: {e}")))?;
+                self.txns.insert(id.as_bytes(), value)?;
+            }
+            None => {
+                self.txns.remove(id.as_bytes())?;
+            }
+        }
+        Ok(())
     }
 
     fn sync(&self) -> Result<()> {

@@ -9,6 +9,7 @@ use crate::hub::PartitionId;
 use crate::log::RetentionReport;
 use crate::producer::ProducerState;
 use crate::record::Offset;
+use crate::txn::AbortedTxn;
 
 use super::keys::{
     self, CHUNK_BYTES, META, SUMMARY, chunk_count, chunk_key, decode_summary, ivec_bytes,
@@ -109,6 +110,7 @@ impl PartitionStore for SledPartition {
         meta: &PartitionMeta,
         time_entry: Option<i64>,
         producer: Option<(i64, &ProducerState)>,
+        aborted: Option<&AbortedTxn>,
     ) -> Result<()> {
         let base = batch.base_offset();
         let mut write = sled::Batch::default();
@@ -124,6 +126,12 @@ impl PartitionStore for SledPartition {
         }
         if let Some((id, state)) = producer {
             write.insert(&keys::producer_key(id)[..], state.encode());
+        }
+        if let Some(aborted) = aborted {
+            write.insert(
+                &offset_key(keys::ABORTED, aborted.last_offset)[..],
+                &aborted.encode()[..],
+            );
         }
         write.insert(META, &meta.encode()[..]);
         self.tree.apply_batch(write)?;
@@ -144,6 +152,17 @@ impl PartitionStore for SledPartition {
             }
         }
         Ok(out)
+    }
+
+    fn aborted(&self) -> Result<Vec<AbortedTxn>> {
+        self.tree
+            .scan_prefix([keys::ABORTED])
+            .map(|entry| {
+                let (_, value) = entry?;
+                AbortedTxn::decode(&value)
+                    .ok_or_else(|| Error::Corrupt("aborted transaction entry".into()))
+            })
+            .collect()
     }
 
     fn read(&self, from: Offset, end: Offset, max_bytes: usize) -> Result<Vec<RecordBatch>> {
@@ -207,6 +226,13 @@ impl PartitionStore for SledPartition {
             }
             report.batches += 1;
             report.bytes += summary.len;
+        }
+        for entry in self
+            .tree
+            .range(offset_key(keys::ABORTED, 0)..offset_key(keys::ABORTED, meta.log_start))
+        {
+            let (key, _) = entry?;
+            write.remove(key);
         }
         // Time entries below the new start, except the last: it still bounds lookups for
         // timestamps earlier than the next entry.

@@ -8,7 +8,7 @@
 //!
 //! | right | APIs |
 //! |---|---|
-//! | Send | Produce, InitProducerId |
+//! | Send | Produce, InitProducerId, the transaction APIs (`txn`) |
 //! | Listen | Fetch, ListOffsets, OffsetForLeaderEpoch, the consumer-group APIs, committed offsets |
 //! | Manage | CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs, DeleteRecords, DeleteGroups, OffsetDelete, auto-creation |
 //! | any | Metadata, DescribeConfigs, DescribeTopicPartitions (only the hubs the grant covers) |
@@ -22,6 +22,7 @@ pub(crate) mod producer;
 #[cfg(test)]
 mod tests;
 pub(crate) mod topics;
+pub(crate) mod txn;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -31,7 +31,7 @@ use crate::error::code::{CLUSTER_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILE
 const TOPIC_RESOURCE: i8 = 2;
 
 /// Moves the items `allowed` refuses out of `items`, keeping the order of both.
-fn split_off<T>(items: &mut Vec<T>, allowed: impl Fn(&T) -> bool) -> Vec<T> {
+pub(super) fn split_off<T>(items: &mut Vec<T>, allowed: impl Fn(&T) -> bool) -> Vec<T> {
     let (keep, denied) = std::mem::take(items).into_iter().partition(allowed);
     *items = keep;
     denied

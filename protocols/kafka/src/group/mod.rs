@@ -16,6 +16,7 @@
 //! An actor retires when its group is empty and has no offsets. Requests that reach it while
 //! it retires are handed to a fresh actor, so none is lost.
 
+mod directory;
 mod state;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -384,10 +385,23 @@ async fn run(
                     && offsets.stored
                     && retention.is_some_and(|r| r <= Instant::now())
                 {
-                    debug!("offsets retention passed; deleting the group's offsets");
-                    match inner.storage.delete_group_offsets(&name).await {
-                        Ok(()) => offsets.stored = false,
-                        Err(e) => warn!(error = %e, "cannot expire group offsets"),
+                    // Offsets are also committed outside this actor (the Blob front end's
+                    // checkpoints go straight to storage): a newer stored commit postpones.
+                    let newest = inner
+                        .storage
+                        .committed_offsets(&name)
+                        .await
+                        .ok()
+                        .and_then(|o| o.iter().map(|(_, c)| c.committed_at_ms).max());
+                    match newest {
+                        Some(at) if at > offsets.active_at_ms => offsets.active_at_ms = at,
+                        _ => {
+                            debug!("offsets retention passed; deleting the group's offsets");
+                            match inner.storage.delete_group_offsets(&name).await {
+                                Ok(()) => offsets.stored = false,
+                                Err(e) => warn!(error = %e, "cannot expire group offsets"),
+                            }
+                        }
                     }
                 }
             }

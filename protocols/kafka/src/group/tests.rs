@@ -219,6 +219,53 @@ async fn offsets_survive_a_new_coordinator_and_expire_after_retention() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn offsets_committed_straight_to_storage_postpone_retention_and_are_listed() {
+    let storage = memory();
+    let hub = hub(&storage, "orders").await;
+    let c = coordinator(Arc::clone(&storage));
+    let commit = Commit {
+        who: MemberRef::default(),
+        generation: -1,
+        offsets: vec![(PartitionId::new(hub.clone(), 0), offset(1))],
+    };
+    assert_eq!(c.commit("simple", commit).await, Ok(()));
+    // Another front end commits without the coordinator, later than the actor's last commit.
+    let later = CommittedOffset {
+        committed_at_ms: now_ms() + 1_000,
+        ..offset(2)
+    };
+    storage
+        .commit_offsets("simple", &[(PartitionId::new(hub.clone(), 0), later)])
+        .await
+        .unwrap();
+    storage
+        .commit_offsets("outside", &[(PartitionId::new(hub.clone(), 1), offset(3))])
+        .await
+        .unwrap();
+    c.load().await;
+    let names: Vec<String> = c.list().into_iter().map(|g| g.group_id).collect();
+    assert_eq!(names, ["outside", "simple"]);
+    tokio::time::sleep(Duration::from_secs(3601)).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let kept = storage.committed_offsets("simple").await.unwrap();
+    assert_eq!(kept.len(), 1, "the newer commit postponed retention");
+    assert_eq!(kept[0].1.offset, 2);
+    tokio::time::sleep(Duration::from_secs(3700)).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        storage
+            .committed_offsets("simple")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn delete_refuses_groups_with_members() {
     let storage = memory();
     let hub = hub(&storage, "t").await;

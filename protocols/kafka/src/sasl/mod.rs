@@ -107,7 +107,8 @@ enum Phase {
 struct Principal {
     /// `None` in open mode.
     grant: Option<Grant>,
-    mechanism: Mechanism,
+    /// `None` for a connection authenticated by its TLS client certificate.
+    mechanism: Option<Mechanism>,
     /// When the session ends, in Unix milliseconds (a token's expiry).
     expires_ms: Option<i64>,
 }
@@ -131,6 +132,20 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// A session authenticated by the connection's verified TLS client certificate (the grant
+    /// of the policy whose `cert_subject` it is), or a fresh one. A certificate session may
+    /// still authenticate with SASL, whose principal then replaces the certificate's.
+    pub(crate) fn from_certificate(grant: Option<Grant>) -> Self {
+        Self {
+            phase: Phase::Start,
+            principal: grant.map(|grant| Principal {
+                grant: Some(grant),
+                mechanism: None,
+                expires_ms: None,
+            }),
+        }
+    }
+
     /// The frame size cap for the next frame: [`MAX_UNAUTHENTICATED_FRAME`] until the
     /// connection authenticates (with policies), else `max_frame`.
     pub(crate) fn frame_cap(&self, credentials: &Credentials, max_frame: usize) -> usize {
@@ -298,8 +313,10 @@ impl Session {
         reply: Vec<u8>,
         now_ms: i64,
     ) -> Step {
-        if let Some(old) = &self.principal {
-            let same = old.mechanism == mechanism
+        if let Some(old) = &self.principal
+            && old.mechanism.is_some()
+        {
+            let same = old.mechanism == Some(mechanism)
                 && old.grant.as_ref().map(Grant::policy) == grant.as_ref().map(Grant::policy);
             if !same {
                 return Step::Failed(AuthError::PrincipalChanged);
@@ -313,7 +330,7 @@ impl Session {
         let lifetime_ms = expires_ms.map_or(0, |end| (end - now_ms).max(1));
         self.principal = Some(Principal {
             grant,
-            mechanism,
+            mechanism: Some(mechanism),
             expires_ms,
         });
         Step::Done { reply, lifetime_ms }
