@@ -119,6 +119,9 @@ pub struct KafkaConfig {
     pub listener: ListenerConfig,
     /// Consumer-group coordinator settings.
     pub groups: GroupConfig,
+    /// Whether CreateTopics refuses replication factors above 1 (as a one-broker Kafka does).
+    /// Off: any factor ≥ 1 is accepted and the data is still kept once, on this node.
+    pub strict_replication_factor: bool,
     /// The gateway's access policies. Empty: open mode (SASL PLAIN accepts anything, clients
     /// without SASL are served); otherwise every connection authenticates with SASL first.
     pub policies: Arc<SasPolicies>,
@@ -138,6 +141,7 @@ impl KafkaConfig {
             limits: Limits::default(),
             listener: ListenerConfig::new("kafka"),
             groups: GroupConfig::default(),
+            strict_replication_factor: false,
             policies: Arc::default(),
             group_directory: hubgate_protocol::GroupDirectorySlot::default(),
         }
