@@ -102,3 +102,25 @@ def test_kafka_python_replication_factor_3_refused_when_strict(start_gateway, hu
         assert hub_name not in admin.list_topics()
     finally:
         admin.close()
+
+
+def cluster_ids(gw):
+    """The cluster id as Metadata and as DescribeCluster report it."""
+    admin = AdminClient({"bootstrap.servers": gw.kafka})
+    from_metadata = admin.list_topics(timeout=10).cluster_id
+    from_describe = admin.describe_cluster(request_timeout=10).result(timeout=20).cluster_id
+    assert from_metadata == from_describe
+    return from_metadata
+
+
+def test_cluster_id_is_kept_per_data_dir(start_gateway):
+    first = start_gateway()
+    before = cluster_ids(first)
+    assert before and before != "hubgate-kafka-cluster", before
+    assert len(before) == 22, before  # Kafka's format: a base64url UUID
+    first.restart()
+    assert cluster_ids(first) == before, "the cluster id changed across a restart"
+    first.restart(crash=True)
+    assert cluster_ids(first) == before, "the cluster id changed across a crash"
+    second = start_gateway()
+    assert cluster_ids(second) != before, "two data dirs share a cluster id"

@@ -109,8 +109,9 @@ pub struct KafkaConfig {
     pub advertised_host: String,
     /// Port clients are told to connect to.
     pub advertised_port: u16,
-    /// Cluster id reported to clients; stable across restarts.
-    pub cluster_id: String,
+    /// Cluster id reported to clients instead of the storage's; `None` (the default) reports
+    /// the id the storage keeps with its data (one per data directory, stable across restarts).
+    pub cluster_id: Option<String>,
     /// Whether unknown topics are created on first use, and with how many partitions.
     pub auto_create: AutoCreate,
     /// Size limits for peer input (frame size).
@@ -136,7 +137,7 @@ impl KafkaConfig {
         Self {
             advertised_host: advertised_host.into(),
             advertised_port,
-            cluster_id: DEFAULT_CLUSTER_ID.to_owned(),
+            cluster_id: None,
             auto_create: AutoCreate::default(),
             limits: Limits::default(),
             listener: ListenerConfig::new("kafka"),
@@ -147,9 +148,6 @@ impl KafkaConfig {
         }
     }
 }
-
-/// The cluster id reported when none is configured. It only needs to be stable.
-pub const DEFAULT_CLUSTER_ID: &str = "hubgate-kafka-cluster";
 
 /// The node id of this (single) broker.
 pub const NODE_ID: i32 = 0;
