@@ -890,6 +890,25 @@ mod tests {
     }
 
     #[test]
+    fn strict_replication_factor_comes_from_the_flag_or_the_file() {
+        let off = Settings::resolve(ServeArgs::default()).unwrap();
+        assert!(!off.kafka_strict_replication_factor);
+        let flag = Settings::resolve(ServeArgs {
+            kafka_strict_replication_factor: true,
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert!(flag.kafka_strict_replication_factor);
+        let file = write("kafka_strict_replication_factor = true\n");
+        let from_file = Settings::resolve(ServeArgs {
+            config: Some(file.path().to_owned()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert!(from_file.kafka_strict_replication_factor);
+    }
+
+    #[test]
     fn group_settings_come_from_flags_then_the_file_then_kafka_defaults() {
         let defaults = Settings::resolve(ServeArgs::default())
             .unwrap()
