@@ -111,6 +111,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HUBGATE_KAFKA_OFFSETS_RETENTION_MS", value_name = "MS")]
     pub(crate) kafka_offsets_retention_ms: Option<u64>,
 
+    /// Refuse CreateTopics replication factors above 1 (INVALID_REPLICATION_FACTOR); by
+    /// default any factor is accepted and the data is kept once, on this node.
+    #[arg(long, env = "HUBGATE_KAFKA_STRICT_REPLICATION_FACTOR")]
+    pub(crate) kafka_strict_replication_factor: bool,
+
     /// AMQP 1.0 listener address, or `off` [default: 127.0.0.1:5672].
     #[arg(long, env = "HUBGATE_AMQP_LISTEN", value_name = "ADDR")]
     pub(crate) amqp_listen: Option<String>,

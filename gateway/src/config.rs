@@ -82,6 +82,7 @@ pub(crate) struct FileConfig {
     kafka_group_min_session_timeout_ms: Option<u64>,
     kafka_group_max_session_timeout_ms: Option<u64>,
     kafka_offsets_retention_ms: Option<u64>,
+    kafka_strict_replication_factor: Option<bool>,
     http_listen: Option<String>,
     blob_listen: Option<String>,
     default_partitions: Option<u32>,
@@ -401,6 +402,8 @@ pub(crate) struct Settings {
     pub(crate) kafka_advertise: Option<(String, u16)>,
     /// The consumer-group coordinator's settings.
     pub(crate) kafka_groups: hubgate_kafka::GroupConfig,
+    /// Whether CreateTopics refuses replication factors above 1.
+    pub(crate) kafka_strict_replication_factor: bool,
     pub(crate) amqp: Listen,
     pub(crate) amqp_max_message_bytes: u64,
     pub(crate) http: Listen,
@@ -666,6 +669,8 @@ impl Settings {
         };
         let settings = Self {
             kafka_groups,
+            kafka_strict_replication_factor: args.kafka_strict_replication_factor
+                || file.kafka_strict_replication_factor == Some(true),
             http_settings,
             policies,
             amqp_max_message_bytes,
@@ -882,6 +887,25 @@ mod tests {
             Settings::resolve(args),
             Err(ConfigError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn strict_replication_factor_comes_from_the_flag_or_the_file() {
+        let off = Settings::resolve(ServeArgs::default()).unwrap();
+        assert!(!off.kafka_strict_replication_factor);
+        let flag = Settings::resolve(ServeArgs {
+            kafka_strict_replication_factor: true,
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert!(flag.kafka_strict_replication_factor);
+        let file = write("kafka_strict_replication_factor = true\n");
+        let from_file = Settings::resolve(ServeArgs {
+            config: Some(file.path().to_owned()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert!(from_file.kafka_strict_replication_factor);
     }
 
     #[test]

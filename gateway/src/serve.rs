@@ -100,6 +100,16 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         let mut config = hubgate_kafka::KafkaConfig::new(host, port);
         config.auto_create = auto_create;
         config.groups = settings.kafka_groups.clone();
+        config.strict_replication_factor = settings.kafka_strict_replication_factor;
+        if config.strict_replication_factor {
+            tracing::info!(
+                "kafka: data is kept once, on this node; CreateTopics refuses replication factors above 1"
+            );
+        } else {
+            tracing::info!(
+                "kafka: data is kept once, on this node; CreateTopics accepts any replication factor and Metadata reports the one real replica"
+            );
+        }
         config.policies = Arc::clone(&settings.policies);
         config.group_directory = groups.clone();
         let storage = storage.clone();

@@ -118,6 +118,10 @@ pub trait Log: Send + Sync + fmt::Debug + 'static {
     /// What this engine supports.
     fn capabilities(&self) -> Capabilities;
 
+    /// The cluster id: generated once per data directory and stored with the data, so it is
+    /// the same after a restart; an engine that keeps nothing has a fresh one per process.
+    fn cluster_id(&self) -> &str;
+
     /// Creates a hub with `config.partitions` empty partitions.
     async fn create_hub(&self, name: &HubName, config: HubConfig) -> Result<HubInfo>;
 

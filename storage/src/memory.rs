@@ -192,6 +192,11 @@ impl Backend for MemoryBackend {
         Ok(self.producer_ids.fetch_add(1, Ordering::Relaxed))
     }
 
+    fn cluster_id(&self) -> Result<String> {
+        // Nothing outlives the process: each engine gets its own.
+        Ok(crate::engine::backend::new_cluster_id())
+    }
+
     fn load_txns(&self) -> Result<Vec<(String, TxnRecord)>> {
         Ok(Vec::new())
     }

@@ -1081,6 +1081,28 @@ async fn a_locked_data_directory_is_refused() {
     open(&config).unwrap();
 }
 
+/// The cluster id is Kafka-shaped, the same after a reopen, and differs between two stores;
+/// an engine that keeps nothing has a fresh one each time it opens.
+async fn cluster_id_is_kept_per_store(f: Fixture) {
+    let id = f.log.cluster_id().to_owned();
+    assert_eq!(id.len(), 22, "{id}");
+    assert!(
+        id.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{id}"
+    );
+    let other = if f.dir.is_some() {
+        Fixture::sled()
+    } else {
+        Fixture::memory()
+    };
+    assert_ne!(other.log.cluster_id(), id);
+    match f.reopen() {
+        Some(reopened) => assert_eq!(reopened.log.cluster_id(), id),
+        None => assert_ne!(Fixture::memory().log.cluster_id(), id),
+    }
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -1121,4 +1143,5 @@ conformance!(
     idempotent_producers,
     transactions,
     aborted_index_survives_reopen,
+    cluster_id_is_kept_per_store,
 );

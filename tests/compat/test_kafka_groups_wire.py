@@ -308,3 +308,57 @@ def test_kafka_group_wire_offset_commit_rules(group_gateway, hub_name):
         assert offset_fetch_v1(conn, f"none-{hub_name}", hub_name, [0]) == {0: (-1, "", 0)}
     finally:
         conn.close()
+
+
+def test_kafka_group_wire_offset_commit_during_a_rebalance(group_gateway, hub_name):
+    """OffsetCommit v2 in each state of a classic group, as Kafka answers: Stable and
+    PreparingRebalance accept the current generation (a member commits on revoke before it
+    rejoins, and that commit is stored); CompletingRebalance answers REBALANCE_IN_PROGRESS to
+    the new generation; a commit naming an old generation is ILLEGAL_GENERATION in every state."""
+    from kafka_group_support import create_topic
+
+    create_topic(group_gateway.kafka, hub_name, 2)
+    group = f"g-{hub_name}"
+    a, b = Conn(group_gateway.kafka), Conn(group_gateway.kafka)
+    try:
+        # Stable, generation 1: A alone.
+        first = read_join_v0(a.recv(a.send(JOIN_GROUP, 0, join_v0(group, "", [("range", b"a")]))))
+        member_a = first["member_id"]
+        assert (first["error"], first["generation"]) == (0, 1), first
+        assert read_sync_v0(a.recv(a.send(SYNC_GROUP, 0, sync_v0(group, 1, member_a, {member_a: b"A1"})))) == (0, b"A1")
+        assert offset_commit_v2(a, group, 1, member_a, hub_name, {0: (3, "stable")}) == {0: 0}
+        assert offset_commit_v2(a, group, 0, member_a, hub_name, {0: (4, "")}) == {0: ILLEGAL_GENERATION}
+
+        # PreparingRebalance: B's join waits for A; A, still in generation 1, commits on revoke.
+        b_join = b.send(JOIN_GROUP, 0, join_v0(group, "", [("range", b"b")]))
+        assert not b.answered_within(0.5), "the new member's JoinGroup did not wait for the rebalance"
+        assert heartbeat(a, group, 1, member_a) == REBALANCE_IN_PROGRESS
+        assert offset_commit_v2(a, group, 1, member_a, hub_name, {0: (5, "revoked"), 1: (6, "")}) == {0: 0, 1: 0}
+        assert offset_commit_v2(a, group, 0, member_a, hub_name, {0: (9, "")}) == {0: ILLEGAL_GENERATION}
+        assert offset_fetch_v1(a, group, hub_name, [0, 1]) == {0: (5, "revoked", 0), 1: (6, "", 0)}
+
+        # CompletingRebalance, generation 2: both joined, no assignment handed out yet.
+        a_join = read_join_v0(a.recv(a.send(JOIN_GROUP, 0, join_v0(group, member_a, [("range", b"a")]))))
+        b_joined = read_join_v0(b.recv(b_join))
+        assert a_join["generation"] == b_joined["generation"] == 2, (a_join, b_joined)
+        member_b = b_joined["member_id"]
+        assert offset_commit_v2(b, group, 2, member_b, hub_name, {1: (7, "")}) == {1: REBALANCE_IN_PROGRESS}
+        assert offset_commit_v2(a, group, 2, member_a, hub_name, {1: (7, "")}) == {1: REBALANCE_IN_PROGRESS}
+        assert offset_commit_v2(a, group, 1, member_a, hub_name, {1: (7, "")}) == {1: ILLEGAL_GENERATION}
+        assert offset_fetch_v1(a, group, hub_name, [1]) == {1: (6, "", 0)}, "a refused commit was stored"
+
+        # Stable again, generation 2.
+        conns = {member_a: a, member_b: b}
+        leader_id = a_join["leader"]
+        follower_id = member_b if leader_id == member_a else member_a
+        f_sync = conns[follower_id].send(SYNC_GROUP, 0, sync_v0(group, 2, follower_id, {}))
+        leader = conns[leader_id]
+        l_sync = leader.recv(leader.send(SYNC_GROUP, 0, sync_v0(group, 2, leader_id, {member_a: b"A2", member_b: b"B2"})))
+        assert read_sync_v0(l_sync)[0] == 0
+        assert read_sync_v0(conns[follower_id].recv(f_sync))[0] == 0
+        assert offset_commit_v2(b, group, 2, member_b, hub_name, {1: (8, "")}) == {1: 0}
+        assert offset_commit_v2(b, group, 1, member_b, hub_name, {1: (9, "")}) == {1: ILLEGAL_GENERATION}
+        assert offset_fetch_v1(b, group, hub_name, [0, 1]) == {0: (5, "revoked", 0), 1: (8, "", 0)}
+    finally:
+        a.close()
+        b.close()

@@ -7,6 +7,7 @@ use kafka_protocol::messages::create_topics_response::{
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::NODE_ID;
 use crate::configs;
 use crate::dispatch::Handler;
 use crate::error::{code, storage_code};
@@ -56,6 +57,118 @@ pub(crate) async fn handle(
 
 type Failure = (i16, Option<String>);
 
+/// The partition count a topic is created with, after Kafka's checks of the replication
+/// factor and the manual replica assignments. The data is kept once, on this node, whatever
+/// factor is asked for; `strict_replication_factor` refuses factors above 1 as a one-broker
+/// Kafka does.
+fn partitions(
+    h: &Handler,
+    topic: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+) -> Result<u32, Failure> {
+    if !topic.assignments.is_empty() {
+        return assigned_partitions(topic);
+    }
+    match topic.replication_factor {
+        -1 | 1 => {}
+        n if n > 1 && !h.config.strict_replication_factor => {}
+        n if n > 1 => {
+            return Err((
+                code::INVALID_REPLICATION_FACTOR,
+                Some(format!(
+                    "replication factor {n} is larger than the one broker of this cluster"
+                )),
+            ));
+        }
+        _ => {
+            return Err((
+                code::INVALID_REPLICATION_FACTOR,
+                Some("the replication factor must be at least 1 (or -1 for the default)".into()),
+            ));
+        }
+    }
+    match topic.num_partitions {
+        -1 => Ok(h.config.auto_create.partitions),
+        n if n > 0 => Ok(n as u32),
+        _ => Err((
+            code::INVALID_PARTITIONS,
+            Some("the partition count must be at least 1".into()),
+        )),
+    }
+}
+
+/// The partition count of a topic created with manual replica assignments: one partition per
+/// assignment, numbered 0..n, each naming this node once; anything else is Kafka's
+/// INVALID_REPLICA_ASSIGNMENT.
+fn assigned_partitions(
+    topic: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+) -> Result<u32, Failure> {
+    if topic.num_partitions != -1 || topic.replication_factor != -1 {
+        return Err((
+            code::INVALID_REQUEST,
+            Some(
+                "both numPartitions or replicationFactor and replicasAssignments were set; \
+                 both cannot be used at the same time"
+                    .into(),
+            ),
+        ));
+    }
+    let count = topic.assignments.len();
+    let mut seen = vec![false; count];
+    for assignment in &topic.assignments {
+        let index = usize::try_from(assignment.partition_index)
+            .ok()
+            .filter(|&i| i < count)
+            .ok_or_else(|| {
+                (
+                    code::INVALID_REPLICA_ASSIGNMENT,
+                    Some(format!(
+                        "partitions must be numbered 0 to {}; got partition {}",
+                        count - 1,
+                        assignment.partition_index
+                    )),
+                )
+            })?;
+        if std::mem::replace(&mut seen[index], true) {
+            return Err((
+                code::INVALID_REPLICA_ASSIGNMENT,
+                Some(format!(
+                    "partition {} is assigned more than once",
+                    assignment.partition_index
+                )),
+            ));
+        }
+        if assignment.broker_ids.is_empty() {
+            return Err((
+                code::INVALID_REPLICA_ASSIGNMENT,
+                Some(format!(
+                    "partition {} has an empty replica list",
+                    assignment.partition_index
+                )),
+            ));
+        }
+        let mut ids = assignment.broker_ids.iter().map(|id| id.0);
+        if let Some(other) = ids.find(|&id| id != NODE_ID) {
+            return Err((
+                code::INVALID_REPLICA_ASSIGNMENT,
+                Some(format!(
+                    "partition {} names broker {other}; this cluster has only broker {NODE_ID}",
+                    assignment.partition_index
+                )),
+            ));
+        }
+        if assignment.broker_ids.len() > 1 {
+            return Err((
+                code::INVALID_REPLICA_ASSIGNMENT,
+                Some(format!(
+                    "partition {} names broker {NODE_ID} more than once",
+                    assignment.partition_index
+                )),
+            ));
+        }
+    }
+    u32::try_from(count).map_err(|_| (code::INVALID_PARTITIONS, Some("too many partitions".into())))
+}
+
 async fn create(
     h: &Handler,
     topic: &kafka_protocol::messages::create_topics_request::CreatableTopic,
@@ -63,28 +176,7 @@ async fn create(
 ) -> Result<hubgate_storage::HubInfo, Failure> {
     let name = HubName::new(topic.name.as_str())
         .map_err(|e| (code::INVALID_TOPIC_EXCEPTION, Some(e.to_string())))?;
-    if !matches!(topic.replication_factor, -1 | 1) {
-        return Err((
-            code::INVALID_REPLICATION_FACTOR,
-            Some("this broker keeps one replica".into()),
-        ));
-    }
-    if !topic.assignments.is_empty() {
-        return Err((
-            code::INVALID_REQUEST,
-            Some("manual replica assignment is not supported".into()),
-        ));
-    }
-    let partitions = match topic.num_partitions {
-        -1 => h.config.auto_create.partitions,
-        n if n > 0 => n as u32,
-        _ => {
-            return Err((
-                code::INVALID_PARTITIONS,
-                Some("the partition count must be at least 1".into()),
-            ));
-        }
-    };
+    let partitions = partitions(h, topic)?;
     let mut update = HubUpdate::default();
     let compaction = h.storage.capabilities().compaction;
     for config in &topic.configs {

@@ -18,7 +18,7 @@ pub(crate) fn handle(
     version: i16,
 ) -> DescribeClusterResponse {
     let mut response = DescribeClusterResponse::default()
-        .with_cluster_id(StrBytes::from_string(h.config.cluster_id.clone()))
+        .with_cluster_id(StrBytes::from_string(h.cluster_id().to_owned()))
         .with_controller_id(BrokerId(NODE_ID))
         .with_brokers(vec![
             DescribeClusterBroker::default()

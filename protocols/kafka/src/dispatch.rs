@@ -74,6 +74,15 @@ pub struct Client {
 }
 
 impl Handler {
+    /// The cluster id Metadata and DescribeCluster report: the configured one, else the
+    /// storage's (kept with the data).
+    pub(crate) fn cluster_id(&self) -> &str {
+        self.config
+            .cluster_id
+            .as_deref()
+            .unwrap_or_else(|| self.storage.cluster_id())
+    }
+
     /// A handler over `storage`.
     pub fn new(storage: SharedStorage, config: KafkaConfig) -> Self {
         let groups = Coordinator::new(std::sync::Arc::clone(&storage), config.groups.clone());

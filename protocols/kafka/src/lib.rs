@@ -109,8 +109,9 @@ pub struct KafkaConfig {
     pub advertised_host: String,
     /// Port clients are told to connect to.
     pub advertised_port: u16,
-    /// Cluster id reported to clients; stable across restarts.
-    pub cluster_id: String,
+    /// Cluster id reported to clients instead of the storage's; `None` (the default) reports
+    /// the id the storage keeps with its data (one per data directory, stable across restarts).
+    pub cluster_id: Option<String>,
     /// Whether unknown topics are created on first use, and with how many partitions.
     pub auto_create: AutoCreate,
     /// Size limits for peer input (frame size).
@@ -119,6 +120,9 @@ pub struct KafkaConfig {
     pub listener: ListenerConfig,
     /// Consumer-group coordinator settings.
     pub groups: GroupConfig,
+    /// Whether CreateTopics refuses replication factors above 1 (as a one-broker Kafka does).
+    /// Off: any factor ≥ 1 is accepted and the data is still kept once, on this node.
+    pub strict_replication_factor: bool,
     /// The gateway's access policies. Empty: open mode (SASL PLAIN accepts anything, clients
     /// without SASL are served); otherwise every connection authenticates with SASL first.
     pub policies: Arc<SasPolicies>,
@@ -133,19 +137,17 @@ impl KafkaConfig {
         Self {
             advertised_host: advertised_host.into(),
             advertised_port,
-            cluster_id: DEFAULT_CLUSTER_ID.to_owned(),
+            cluster_id: None,
             auto_create: AutoCreate::default(),
             limits: Limits::default(),
             listener: ListenerConfig::new("kafka"),
             groups: GroupConfig::default(),
+            strict_replication_factor: false,
             policies: Arc::default(),
             group_directory: hubgate_protocol::GroupDirectorySlot::default(),
         }
     }
 }
-
-/// The cluster id reported when none is configured. It only needs to be stable.
-pub const DEFAULT_CLUSTER_ID: &str = "hubgate-kafka-cluster";
 
 /// The node id of this (single) broker.
 pub const NODE_ID: i32 = 0;

@@ -86,7 +86,7 @@ pub(crate) async fn handle(
         response.controller_id = BrokerId(NODE_ID);
     }
     if version >= 2 {
-        response.cluster_id = Some(StrBytes::from_string(h.config.cluster_id.clone()));
+        response.cluster_id = Some(StrBytes::from_string(h.cluster_id().to_owned()));
     }
     response
 }

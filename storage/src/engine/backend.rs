@@ -187,6 +187,10 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// A producer id never returned before, even across restarts.
     fn next_producer_id(&self) -> Result<i64>;
 
+    /// The cluster id kept with the data, generated (with [`new_cluster_id`]) and stored durably
+    /// the first time; a backend that keeps nothing returns a fresh one.
+    fn cluster_id(&self) -> Result<String>;
+
     /// Every persisted transactional id's coordinator state.
     fn load_txns(&self) -> Result<Vec<(String, TxnRecord)>>;
 
@@ -224,4 +228,12 @@ pub(crate) trait ObjectBackend {
 
     /// A version no object write got before, even across restarts.
     fn next_object_version(&self) -> Result<u64>;
+}
+
+/// A new cluster id in Kafka's format: 16 random bytes, URL-safe base64 without padding (22
+/// characters), as Kafka's own storage tool generates them.
+pub(crate) fn new_cluster_id() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 16] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -193,6 +193,8 @@ pub(crate) struct Engine<B: Backend> {
     /// Present when the backend persists; relaxed mode uses it for backpressure only.
     group_commit: Option<GroupCommit>,
     limits: Limits,
+    /// Read (or created) once at open.
+    cluster_id: String,
 }
 
 impl<B: Backend> std::fmt::Debug for Engine<B> {
@@ -224,6 +226,7 @@ impl<B: Backend> Engine<B> {
             .map(|(group, partition, offset)| ((group, partition), offset))
             .collect();
         let txns = backend.load_txns()?.into_iter().collect();
+        let cluster_id = backend.cluster_id()?;
         let group_commit = if backend.durable() {
             let syncer = Arc::clone(&backend);
             Some(GroupCommit::start(Box::new(move || syncer.sync()))?)
@@ -243,6 +246,7 @@ impl<B: Backend> Engine<B> {
                 max_batch_bytes: usize::MAX,
                 ..Limits::default()
             },
+            cluster_id,
         })
     }
 
@@ -498,6 +502,10 @@ impl<B: Backend> Engine<B> {
 
 #[async_trait]
 impl<B: Backend> Log for Engine<B> {
+    fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
     fn capabilities(&self) -> Capabilities {
         // What the engine implements, the same over every backend.
         Capabilities {

@@ -13,7 +13,7 @@
 //! - tree `txns`: transactional id → JSON [`TxnRecord`](crate::TxnRecord).
 //!
 //! - the default tree holds [`Objects`](crate::Objects) under `OBJECT` + key → version (u64 BE)
-//!   + value.
+//!   + value, and [`CLUSTER_ID`] → the cluster id (UTF-8), written once.
 //!
 //! Every append writes one batch, its summary, the meta and maybe a time entry in a single
 //! atomic `sled::Batch` on the partition's tree.
@@ -26,6 +26,8 @@ use crate::log::CommittedOffset;
 use crate::record::Offset;
 
 pub(crate) const META: &[u8] = &[0x00];
+/// Key of the cluster id in the default tree.
+pub(crate) const CLUSTER_ID: &[u8] = b"cluster_id";
 pub(crate) const BATCH: u8 = 0x01;
 pub(crate) const SUMMARY: u8 = 0x02;
 pub(crate) const TIME: u8 = 0x03;

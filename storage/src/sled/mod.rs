@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::hub::{HubInfo, HubName, PartitionId};
 use crate::log::CommittedOffset;
 use crate::txn::TxnRecord;
-use keys::{PARTITION_TREE_PREFIX, parse_partition_tree, partition_tree};
+use keys::{CLUSTER_ID, PARTITION_TREE_PREFIX, parse_partition_tree, partition_tree};
 pub(crate) use partition::SledPartition;
 
 /// Name of the lock file in the data directory.
@@ -236,6 +236,29 @@ impl Backend for SledBackend {
         // sled persists its id generator and skips ahead after a crash, so ids never repeat.
         let id = self.db.generate_id()?;
         i64::try_from(id).map_err(|_| Error::Corrupt("producer ids exhausted".into()))
+    }
+
+    fn cluster_id(&self) -> Result<String> {
+        let stored = match self.db.get(CLUSTER_ID)? {
+            Some(stored) => stored,
+            None => {
+                let fresh = crate::engine::backend::new_cluster_id();
+                // Only the first writer's id is kept, should two ever race.
+                let stored = match self.db.compare_and_swap(
+                    CLUSTER_ID,
+                    None as Option<&[u8]>,
+                    Some(fresh.as_bytes()),
+                )? {
+                    Ok(()) => sled::IVec::from(fresh.as_bytes()),
+                    Err(raced) => raced
+                        .current
+                        .ok_or_else(|| Error::Corrupt("cluster id vanished".into()))?,
+                };
+                self.db.flush()?;
+                stored
+            }
+        };
+        String::from_utf8(stored.to_vec()).map_err(|_| Error::Corrupt("cluster id".into()))
     }
 
     fn load_txns(&self) -> Result<Vec<(String, TxnRecord)>> {

@@ -589,6 +589,12 @@ impl Group {
     }
 
     /// Whether an OffsetCommit from `who` at `generation` may be stored: `Ok` or its error code.
+    ///
+    /// Kafka's order: the member and its generation are checked first, so a member of an old
+    /// generation gets ILLEGAL_GENERATION in every state. A member of the current generation
+    /// may commit while the group is Stable and while it prepares a rebalance (it still owns
+    /// its partitions until it rejoins); only while the new generation's assignment is being
+    /// handed out (CompletingRebalance) is the answer REBALANCE_IN_PROGRESS.
     pub(crate) fn check_commit(
         &mut self,
         who: &MemberRef,
@@ -602,14 +608,14 @@ impl Group {
             // A consumer that manages its own partitions (no group membership).
             return Ok(());
         }
-        if self.phase == Phase::CompletingRebalance {
-            return Err(code::REBALANCE_IN_PROGRESS);
-        }
         let Some(member) = self.members.get_mut(&who.member_id) else {
             return Err(code::UNKNOWN_MEMBER_ID);
         };
         if generation != self.generation {
             return Err(code::ILLEGAL_GENERATION);
+        }
+        if self.phase == Phase::CompletingRebalance {
+            return Err(code::REBALANCE_IN_PROGRESS);
         }
         member.expires = now + member.session_timeout;
         Ok(())

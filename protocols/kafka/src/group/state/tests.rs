@@ -413,6 +413,92 @@ fn commits_are_checked_against_membership_and_generation() {
 }
 
 #[test]
+fn commits_in_the_empty_state() {
+    let mut g = group(Duration::ZERO);
+    let t0 = Instant::now();
+    assert_eq!(g.phase(), Phase::Empty);
+    assert_eq!(g.check_commit(&who(""), -1, t0), Ok(()));
+    assert_eq!(
+        g.check_commit(&who("gone"), 1, t0),
+        Err(code::UNKNOWN_MEMBER_ID)
+    );
+}
+
+#[test]
+fn commits_in_the_stable_state() {
+    let mut g = group(Duration::ZERO);
+    let t0 = Instant::now();
+    let (leader, follower) = stable_pair(&mut g, t0);
+    assert_eq!(g.phase(), Phase::Stable);
+    assert_eq!(g.check_commit(&who(&leader), 1, t0), Ok(()));
+    assert_eq!(g.check_commit(&who(&follower), 1, t0), Ok(()));
+    assert_eq!(
+        g.check_commit(&who(&follower), 0, t0),
+        Err(code::ILLEGAL_GENERATION)
+    );
+}
+
+#[test]
+fn commits_while_preparing_a_rebalance_are_accepted_from_the_current_generation() {
+    let mut g = group(Duration::ZERO);
+    let t0 = Instant::now();
+    let (leader, follower) = stable_pair(&mut g, t0);
+    // The leader rejoins with other protocols: the group prepares a rebalance and waits for
+    // the follower, which still owns its partitions and commits on revoke.
+    let mut jl = send_join(&mut g, join_as(&leader, &[("range", b"x")]), t0);
+    waiting(&mut jl);
+    assert_eq!(g.phase(), Phase::PreparingRebalance);
+    assert_eq!(g.check_commit(&who(&follower), 1, t0), Ok(()));
+    assert_eq!(g.check_commit(&who(&leader), 1, t0), Ok(()));
+    assert_eq!(
+        g.check_commit(&who(&follower), 0, t0),
+        Err(code::ILLEGAL_GENERATION)
+    );
+    assert_eq!(
+        g.check_commit(&who("stranger"), 1, t0),
+        Err(code::UNKNOWN_MEMBER_ID)
+    );
+}
+
+#[test]
+fn commits_while_completing_a_rebalance() {
+    let mut g = group(Duration::ZERO);
+    let t0 = Instant::now();
+    let (leader, follower) = stable_pair(&mut g, t0);
+    let mut jl = send_join(&mut g, join_as(&leader, &[("range", b"x")]), t0);
+    let mut jf = send_join(&mut g, join(&follower), t0);
+    assert_eq!(answered(&mut jl).generation, 2);
+    assert_eq!(answered(&mut jf).generation, 2);
+    assert_eq!(g.phase(), Phase::CompletingRebalance);
+    // The new generation's assignment is not handed out yet.
+    assert_eq!(
+        g.check_commit(&who(&follower), 2, t0),
+        Err(code::REBALANCE_IN_PROGRESS)
+    );
+    // A commit still naming the old generation is ILLEGAL_GENERATION, as Kafka answers.
+    assert_eq!(
+        g.check_commit(&who(&follower), 1, t0),
+        Err(code::ILLEGAL_GENERATION)
+    );
+    assert_eq!(
+        g.check_commit(&who("stranger"), 2, t0),
+        Err(code::UNKNOWN_MEMBER_ID)
+    );
+    // Once synced, the group is Stable and the new generation commits.
+    let mut sf = send_sync(&mut g, &follower, 2, &[], t0);
+    let mut sl = send_sync(
+        &mut g,
+        &leader,
+        2,
+        &[(&leader, b"L"), (&follower, b"F")],
+        t0,
+    );
+    let _ = (answered(&mut sf), answered(&mut sl));
+    assert_eq!(g.phase(), Phase::Stable);
+    assert_eq!(g.check_commit(&who(&follower), 2, t0), Ok(()));
+}
+
+#[test]
 fn a_group_is_bounded_in_size() {
     let mut g = Group::new(Limits {
         initial_rebalance_delay: Duration::ZERO,
