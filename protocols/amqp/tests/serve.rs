@@ -2,13 +2,16 @@
 //! batched publishing with a partition key, reading back with a selector filter and an owner
 //! level, take-over by a higher owner level, and shutdown.
 
+mod support;
+
+use support::{epoch, reader_source};
+
 use std::time::Duration;
 
 use fe2o3_amqp::link::RecvError;
 use fe2o3_amqp::link::delivery::Sendable;
-use fe2o3_amqp::types::definitions::Fields;
 use fe2o3_amqp::types::messaging::{
-    Batch, Body, Data, Message, MessageAnnotations, Source, message::__private::Serializable,
+    Batch, Body, Data, Message, MessageAnnotations, message::__private::Serializable,
 };
 use fe2o3_amqp::types::primitives::{Binary, Symbol, Value};
 use fe2o3_amqp::{Connection, Receiver, Sender, Session};
@@ -16,8 +19,6 @@ use fe2o3_amqp_types::messaging::annotations::OwnedKey;
 use hubgate_amqp::{AmqpConfig, serve};
 use hubgate_protocol::{CancellationToken, Listener};
 use hubgate_storage::{HubName, PartitionId, StorageConfig, open};
-use serde_amqp::described::Described;
-use serde_amqp::descriptor::Descriptor;
 
 const BATCH_FORMAT: u32 = 0x8001_3700;
 
@@ -44,25 +45,6 @@ fn annotation(message: &Message<Body<Value>>, key: &str) -> Option<Value> {
         .0
         .get(&OwnedKey::Symbol(Symbol::from(key)))
         .cloned()
-}
-
-fn reader_source(address: &str, selector: &str) -> Source {
-    Source::builder()
-        .address(address)
-        .add_to_filter(
-            "apache.org:selector-filter:string",
-            Described {
-                descriptor: Descriptor::Name(Symbol::from("apache.org:selector-filter:string")),
-                value: Value::String(selector.into()),
-            },
-        )
-        .build()
-}
-
-fn epoch(e: i64) -> Fields {
-    let mut fields = Fields::new();
-    fields.insert(Symbol::from("com.microsoft:epoch"), Value::Long(e));
-    fields
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,39 +3,21 @@
 //! through a tunnel is read over TCP, delivery annotations come back as sent, an inclusive
 //! sequence-number start delivers that event, and owner levels span both paths.
 
+mod support;
+
+use support::{epoch, reader_source};
+
 use std::time::Duration;
 
 use fe2o3_amqp::link::RecvError;
 use fe2o3_amqp::link::delivery::Sendable;
-use fe2o3_amqp::types::definitions::Fields;
-use fe2o3_amqp::types::messaging::{Body, DeliveryAnnotations, Message, Source};
+use fe2o3_amqp::types::messaging::{Body, DeliveryAnnotations, Message};
 use fe2o3_amqp::types::primitives::{Symbol, Value};
 use fe2o3_amqp::{Connection, Receiver, Sender, Session};
 use fe2o3_amqp_types::messaging::annotations::OwnedKey;
 use hubgate_amqp::{AmqpConfig, AmqpFrontEnd};
 use hubgate_protocol::{CancellationToken, Listener, Tunneled};
 use hubgate_storage::{StorageConfig, open};
-use serde_amqp::described::Described;
-use serde_amqp::descriptor::Descriptor;
-
-fn source(address: &str, selector: &str) -> Source {
-    Source::builder()
-        .address(address)
-        .add_to_filter(
-            "apache.org:selector-filter:string",
-            Described {
-                descriptor: Descriptor::Name(Symbol::from("apache.org:selector-filter:string")),
-                value: Value::String(selector.into()),
-            },
-        )
-        .build()
-}
-
-fn epoch(e: i64) -> Fields {
-    let mut fields = Fields::new();
-    fields.insert(Symbol::from("com.microsoft:epoch"), Value::Long(e));
-    fields
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tunneled_streams_share_the_front_end() {
@@ -81,7 +63,7 @@ async fn tunneled_streams_share_the_front_end() {
     let inclusive = "amqp.annotation.x-opt-sequence-number >= '0'";
     let mut first = Receiver::builder()
         .name("first")
-        .source(source(address, inclusive))
+        .source(reader_source(address, inclusive))
         .properties(epoch(1))
         .attach(&mut session)
         .await
@@ -111,7 +93,7 @@ async fn tunneled_streams_share_the_front_end() {
     let mut plain_session = Session::begin(&mut plain).await.unwrap();
     let mut second = Receiver::builder()
         .name("second")
-        .source(source(address, inclusive))
+        .source(reader_source(address, inclusive))
         .properties(epoch(2))
         .attach(&mut plain_session)
         .await
