@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import subprocess
+import threading
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,3 +154,32 @@ def assert_no_secret_in_log(log_text: str, keys):
     """Fails if any configured key appears in `log_text` (use `Gateway.full_log()`)."""
     for key in keys:
         assert key not in log_text, "a configured key reached the gateway's log"
+
+
+def receive_from_start(client, partition, count, timeout=30):
+    """Reads `count` events of `partition` from the start with an azure-eventhub
+    `EventHubConsumerClient` (or until `timeout` s or an error); returns (events, errors) and
+    closes the client."""
+    events, errors = [], []
+    done = threading.Event()
+
+    def on_event(_ctx, event):
+        if event is not None:
+            events.append(event)
+            if len(events) >= count:
+                done.set()
+
+    def on_error(_ctx, error):
+        errors.append(error)
+        done.set()
+
+    thread = threading.Thread(
+        target=client.receive,
+        kwargs=dict(on_event=on_event, on_error=on_error, partition_id=str(partition), starting_position="-1", max_wait_time=1),
+        daemon=True,
+    )
+    thread.start()
+    done.wait(timeout)
+    client.close()
+    thread.join(15)
+    return events, errors

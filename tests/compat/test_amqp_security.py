@@ -24,6 +24,7 @@ from proton import Message
 from proton import ConnectionException
 from proton.utils import BlockingConnection
 
+from security_support import receive_from_start as receive
 from security_support import SecureSetup, assert_no_secret_in_log
 
 HUB = "secured"
@@ -95,33 +96,6 @@ def producer(setup, gw, policy, key=None, **kwargs):
 def consumer(setup, gw, policy, key=None, **kwargs):
     text, extra = client_args(setup, gw, policy, key)
     return EventHubConsumerClient.from_connection_string(text, consumer_group="$Default", **extra, **kwargs)
-
-
-def receive(client, partition, count, timeout=30):
-    """Reads `count` events of `partition` from the start (or until `timeout` s or an error)."""
-    events, errors = [], []
-    done = threading.Event()
-
-    def on_event(_ctx, event):
-        if event is not None:
-            events.append(event)
-            if len(events) >= count:
-                done.set()
-
-    def on_error(_ctx, error):
-        errors.append(error)
-        done.set()
-
-    thread = threading.Thread(
-        target=client.receive,
-        kwargs=dict(on_event=on_event, on_error=on_error, partition_id=str(partition), starting_position="-1", max_wait_time=1),
-        daemon=True,
-    )
-    thread.start()
-    done.wait(timeout)
-    client.close()
-    thread.join(15)
-    return events, errors
 
 
 @pytest.fixture(params=["tls", "emulator"])

@@ -12,7 +12,6 @@ import json
 import shutil
 import ssl
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from azure.eventhub import EventData, EventHubConsumerClient, EventHubProducerCl
 from azure.eventhub.exceptions import AuthenticationError, ConnectError
 from conftest import Gateway, run_node
 
+from security_support import receive_from_start as receive
 from security_support import SecureSetup, assert_no_secret_in_log
 
 HUB = "wshub"
@@ -53,33 +53,6 @@ def ws_args(setup, gw, policy, key=None):
         "connection_verify": str(setup.ca.cert),
     }
     return text, extra
-
-
-def receive(client, partition, count, timeout=30):
-    events, errors = [], []
-    done = threading.Event()
-
-    def on_event(_ctx, event):
-        if event is not None:
-            events.append(event)
-            if len(events) >= count:
-                done.set()
-
-    def on_error(_ctx, error):
-        errors.append(error)
-        done.set()
-
-    thread = threading.Thread(
-        target=client.receive,
-        kwargs=dict(on_event=on_event, on_error=on_error, partition_id=str(partition),
-                    starting_position="-1", max_wait_time=1),
-        daemon=True,
-    )
-    thread.start()
-    done.wait(timeout)
-    client.close()
-    thread.join(15)
-    return events, errors
 
 
 def test_python_sdk_sends_and_receives_over_websocket_tls(ws_gateway):
