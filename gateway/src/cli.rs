@@ -194,6 +194,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HUBGATE_RETENTION_INTERVAL_SECS", value_name = "SECS")]
     pub(crate) retention_interval_secs: Option<u64>,
 
+    /// Milliseconds between log cleaner rounds over compacted hubs [default: 15000].
+    #[arg(long, env = "HUBGATE_LOG_CLEANER_BACKOFF_MS", value_name = "MS")]
+    pub(crate) log_cleaner_backoff_ms: Option<u64>,
+
     /// Seconds in-flight requests get to finish on shutdown [default: 5].
     #[arg(long, env = "HUBGATE_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
     pub(crate) shutdown_grace_secs: Option<u64>,

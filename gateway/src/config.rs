@@ -88,6 +88,7 @@ pub(crate) struct FileConfig {
     default_partitions: Option<u32>,
     auto_create: Option<bool>,
     retention_interval_secs: Option<u64>,
+    log_cleaner_backoff_ms: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     insecure: Option<bool>,
     tls_cert: Option<PathBuf>,
@@ -375,6 +376,8 @@ pub(crate) struct HubSpec {
     cleanup_policy: Option<CleanupPolicy>,
     timestamp_policy: Option<TimestampPolicy>,
     max_message_bytes: Option<u32>,
+    /// `[hubs.NAME.compaction]`: the cleaner's settings (storage's `CompactionConfig`).
+    compaction: Option<hubgate_storage::CompactionConfig>,
 }
 
 /// A listener: an address, or turned off.
@@ -414,6 +417,8 @@ pub(crate) struct Settings {
     pub(crate) default_partitions: u32,
     pub(crate) auto_create: bool,
     pub(crate) retention_interval: Duration,
+    /// Pause between log cleaner rounds.
+    pub(crate) log_cleaner_backoff: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) hubs: Vec<(HubName, HubConfig)>,
     pub(crate) http_settings: HttpSettings,
@@ -530,6 +535,7 @@ fn hub_config(
         cleanup_policy: spec.cleanup_policy.unwrap_or(defaults.cleanup_policy),
         timestamp_policy: spec.timestamp_policy.unwrap_or(defaults.timestamp_policy),
         max_message_bytes: spec.max_message_bytes.unwrap_or(defaults.max_message_bytes),
+        compaction: spec.compaction.unwrap_or(defaults.compaction),
     };
     config.validate().map_err(|e| invalid(&e.to_string()))?;
     Ok(config)
@@ -582,6 +588,15 @@ impl Settings {
         if retention_interval == 0 {
             return Err(ConfigError::Invalid(
                 "retention_interval_secs must be at least 1".into(),
+            ));
+        }
+        let log_cleaner_backoff = args
+            .log_cleaner_backoff_ms
+            .or(file.log_cleaner_backoff_ms)
+            .unwrap_or(15_000);
+        if log_cleaner_backoff == 0 {
+            return Err(ConfigError::Invalid(
+                "log_cleaner_backoff_ms must be at least 1".into(),
             ));
         }
         let mut hubs = Vec::with_capacity(file.hubs.len());
@@ -701,6 +716,7 @@ impl Settings {
             default_partitions,
             auto_create: !(args.no_auto_create || file.auto_create == Some(false)),
             retention_interval: Duration::from_secs(retention_interval),
+            log_cleaner_backoff: Duration::from_millis(log_cleaner_backoff),
             shutdown_grace: Duration::from_secs(
                 args.shutdown_grace_secs
                     .or(file.shutdown_grace_secs)

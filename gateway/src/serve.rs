@@ -71,6 +71,11 @@ pub(crate) async fn run(settings: Settings) -> Result<(), ServeError> {
         settings.retention_interval,
         shutdown.child_token(),
     ));
+    tasks.spawn(hubgate_storage::spawn_cleaner(
+        storage.clone(),
+        settings.log_cleaner_backoff,
+        shutdown.child_token(),
+    ));
     let tls = match &settings.tls {
         None => None,
         Some(files) => Some(load_tls(files).await?),
@@ -355,6 +360,7 @@ async fn declare_hubs(storage: &SharedStorage, settings: &Settings) -> Result<()
                     cleanup_policy: Some(config.cleanup_policy),
                     timestamp_policy: Some(config.timestamp_policy),
                     max_message_bytes: Some(config.max_message_bytes),
+                    compaction: hubgate_storage::CompactionUpdate::all(&config.compaction),
                 };
                 storage.update_hub(name, update).await.map_err(failed)?;
             }

@@ -141,6 +141,8 @@ pub struct HubConfig {
     pub timestamp_policy: TimestampPolicy,
     /// Largest batch accepted, in bytes. Default 1,048,588 (Kafka's `max.message.bytes`).
     pub max_message_bytes: u32,
+    /// How the cleaner compacts the hub when its policy includes compaction.
+    pub compaction: CompactionConfig,
 }
 
 /// Default retention: 7 days, as Kafka's `retention.ms`.
@@ -159,6 +161,7 @@ impl Default for HubConfig {
             cleanup_policy: CleanupPolicy::Delete,
             timestamp_policy: TimestampPolicy::CreateTime,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            compaction: CompactionConfig::default(),
         }
     }
 }
@@ -187,9 +190,16 @@ impl HubConfig {
         {
             return Err(Error::InvalidConfig("retention is too long".into()));
         }
-        Ok(())
+        self.compaction.validate()
+    }
+
+    /// Whether the cleaner compacts this hub (`compact` or `compact,delete`).
+    pub fn compacted(&self) -> bool {
+        self.cleanup_policy != CleanupPolicy::Delete
     }
 }
+
+use crate::compaction::{CompactionConfig, CompactionUpdate};
 
 /// A retention limit no hub accepts: see [`retention_from_ms`] and [`retention_bytes_from`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -245,6 +255,8 @@ pub struct HubUpdate {
     pub timestamp_policy: Option<TimestampPolicy>,
     /// New batch size limit.
     pub max_message_bytes: Option<u32>,
+    /// New compaction settings, field by field.
+    pub compaction: CompactionUpdate,
 }
 
 impl HubUpdate {
@@ -278,6 +290,7 @@ impl HubUpdate {
         if let Some(max) = self.max_message_bytes {
             next.max_message_bytes = max;
         }
+        next.compaction = self.compaction.apply(&next.compaction);
         next.validate()?;
         Ok(next)
     }

@@ -10,6 +10,8 @@
 //! - `engine`: the one implementation of those traits, over a backend: sled (`sled:PATH`)
 //!   or memory (`memory://`); pick one with [`open()`].
 //! - [`spawn_retention`]: the background retention task.
+//! - [`compaction`]: per-hub compaction settings and the background cleaner
+//!   ([`spawn_cleaner`]); the pass itself is the engine's.
 //! - `producer`: idempotent-producer state (epoch, recent sequences, open transaction) kept
 //!   per partition.
 //! - [`txn`]: transactions: markers, last stable offset, aborted index, read-committed reads
@@ -23,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod compaction;
 mod engine;
 mod error;
 pub mod hub;
@@ -38,6 +41,9 @@ mod sled;
 pub mod txn;
 
 pub use batch::{Compression, EncodeOptions, Limits, RecordBatch, TimestampType};
+pub use compaction::{
+    CleanerStatus, CompactionConfig, CompactionReport, CompactionUpdate, DirtyRatio, spawn_cleaner,
+};
 pub use error::{Error, Result};
 pub use hub::{
     CleanupPolicy, HubConfig, HubInfo, HubName, HubUpdate, PartitionId, PartitionState,

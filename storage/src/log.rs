@@ -62,7 +62,8 @@ pub struct Appended {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadBatches {
     /// Stored batches in offset order. The first one contains the requested offset (it may
-    /// start before it); the list is empty when the offset equals the high watermark.
+    /// start before it), or, when compaction removed that offset, is the next batch still
+    /// stored; the list is empty when the offset equals the high watermark.
     pub batches: Vec<RecordBatch>,
     /// Partition state at the time of the read.
     pub state: PartitionState,
@@ -193,6 +194,14 @@ pub trait Log: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes batches past their hub's retention time or size as of `now_ms`.
     async fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport>;
+
+    /// Compacts every hub whose cleanup policy includes compaction, where its settings say a
+    /// pass is due as of `now_ms` (see [`crate::compaction`]): the latest record per key stays,
+    /// offsets never change.
+    async fn compact(&self, now_ms: i64) -> Result<crate::compaction::CompactionReport>;
+
+    /// The cleaner's view of every partition of every compacted hub, for metrics.
+    async fn cleaner_status(&self) -> Result<Vec<crate::compaction::CleanerStatus>>;
 
     /// Makes everything written so far durable.
     async fn flush(&self) -> Result<()>;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::batch::RecordBatch;
+use crate::engine::Rewrite;
 use crate::engine::backend::{
     Backend, BatchSummary, Loaded, PartitionMeta, PartitionStore, TimeSeek,
 };
@@ -139,6 +140,22 @@ impl PartitionStore for MemoryPartition {
         }
         meta.stored_bytes = meta.stored_bytes.saturating_sub(report.bytes);
         Ok(report)
+    }
+
+    fn rewrite(
+        &self,
+        changes: &[Rewrite],
+        _markers_removed: &[Offset],
+        _meta: &PartitionMeta,
+    ) -> Result<()> {
+        let mut batches = self.lock();
+        for change in changes {
+            match change {
+                Rewrite::Remove(old) => batches.by_base.remove(&old.base),
+                Rewrite::Replace(old, new) => batches.by_base.insert(old.base, new.clone()),
+            };
+        }
+        Ok(())
     }
 }
 

@@ -582,7 +582,7 @@ async fn capabilities_describe_the_engine(f: Fixture) {
     let caps = f.log.capabilities();
     assert!(caps.contiguous_offsets && caps.delete_records);
     assert!(caps.transactions);
-    assert!(!caps.compaction && !caps.shared);
+    assert!(caps.compaction && !caps.shared);
     assert_eq!(
         caps.durable,
         f.dir.is_some(),
@@ -1103,6 +1103,189 @@ async fn cluster_id_is_kept_per_store(f: Fixture) {
     }
 }
 
+/// A keyed batch of `(key, value)` records stamped `ts` (`None` values are tombstones).
+fn keyed(pairs: &[(&str, Option<&str>)], ts: i64, options: EncodeOptions) -> RecordBatch {
+    let records: Vec<Record> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            offset: i as i64,
+            timestamp: ts,
+            key: Some(Bytes::from(k.to_string())),
+            value: v.map(|v| Bytes::from(v.to_string())),
+            headers: Vec::new(),
+        })
+        .collect();
+    RecordBatch::encode(&records, &options).unwrap()
+}
+
+/// Every stored record from the log start: (offset, key, value).
+async fn contents(log: &SharedStorage, p: &PartitionId) -> Vec<(i64, String, Option<String>)> {
+    let state = log.partition(p).await.unwrap();
+    let mut out = Vec::new();
+    let mut from = state.log_start;
+    while from < state.high_watermark {
+        let read = log.read(p, from, 1 << 20).await.unwrap();
+        let Some(last) = read.batches.last() else {
+            break;
+        };
+        from = last.last_offset() + 1;
+        for b in &read.batches {
+            if b.header().is_control() {
+                continue;
+            }
+            for r in b.records(&Limits::default()).unwrap() {
+                let text = |b: &Bytes| String::from_utf8(b.to_vec()).unwrap();
+                out.push((
+                    r.offset,
+                    text(r.key.as_ref().unwrap()),
+                    r.value.as_ref().map(text),
+                ));
+            }
+        }
+    }
+    out
+}
+
+async fn compaction_keeps_the_latest_record_per_key(f: Fixture) {
+    let log = &f.log;
+    let mut config = HubConfig {
+        partitions: 1,
+        cleanup_policy: CleanupPolicy::Compact,
+        ..HubConfig::default()
+    };
+    config.compaction.segment_ms = 1;
+    config.compaction.delete_retention_ms = 1_000;
+    log.create_hub(&hub("c"), config).await.unwrap();
+    let p = pid("c", 0);
+    let plain = EncodeOptions::default();
+    let pid_a = log.new_producer_id().await.unwrap();
+    let idem = EncodeOptions {
+        producer_id: pid_a,
+        producer_epoch: 0,
+        base_sequence: 0,
+        ..plain
+    };
+    // 0..=2: a, b, a   (idempotent: its metadata must survive the rewrite)
+    log.append(
+        &p,
+        keyed(
+            &[("a", Some("1")), ("b", Some("1")), ("a", Some("2"))],
+            100,
+            idem,
+        ),
+    )
+    .await
+    .unwrap();
+    // 3: tombstone for b at time 5000; 4: old tombstone for z; 5: c
+    log.append(&p, keyed(&[("b", None)], 5_000, plain))
+        .await
+        .unwrap();
+    log.append(&p, keyed(&[("z", None)], 100, plain))
+        .await
+        .unwrap();
+    log.append(&p, keyed(&[("c", Some("1"))], 100, plain))
+        .await
+        .unwrap();
+    // 6..=7: an aborted transaction writing c; 8: its marker
+    let txp = log.new_producer_id().await.unwrap();
+    let txn = EncodeOptions {
+        producer_id: txp,
+        producer_epoch: 0,
+        base_sequence: 0,
+        transactional: true,
+        ..plain
+    };
+    log.append(
+        &p,
+        keyed(&[("c", Some("aborted")), ("d", Some("aborted"))], 100, txn),
+    )
+    .await
+    .unwrap();
+    log.write_marker(&p, marker(txp, 0, MarkerKind::Abort))
+        .await
+        .unwrap();
+    // 9: the newest batch (the active head) is never compacted, even if superseded.
+    log.append(&p, keyed(&[("e", Some("1"))], 100, plain))
+        .await
+        .unwrap();
+    let before = log.partition(&p).await.unwrap();
+
+    // At time 5500: b's tombstone (5000) is inside delete.retention.ms, z's (100) is not.
+    let report = log.compact(5_500).await.unwrap();
+    assert_eq!(report.partitions, 1);
+    assert_eq!(
+        contents(log, &p).await,
+        vec![
+            (1, "b".into(), Some("1".into())).clone(),
+            (2, "a".into(), Some("2".into())),
+            (3, "b".into(), None),
+            (5, "c".into(), Some("1".into())),
+            (9, "e".into(), Some("1".into())),
+        ]
+        .into_iter()
+        .filter(|(o, _, _)| *o != 1)
+        .collect::<Vec<_>>(),
+        "latest per key, live tombstone kept, expired tombstone, aborted data and marker gone"
+    );
+    let state = log.partition(&p).await.unwrap();
+    assert_eq!(
+        (state.log_start, state.high_watermark),
+        (before.log_start, before.high_watermark)
+    );
+    assert!(state.stored_bytes < before.stored_bytes);
+    // a@0, b@1, z@4 and the two aborted records; the marker, stamped now, stays until it expires.
+    assert!(
+        report.records_removed == 5 && report.bytes_removed > 0,
+        "{report:?}"
+    );
+    // The rebuilt batch keeps its base offset and producer metadata.
+    let first = log.read(&p, 0, 1).await.unwrap().batches.remove(0);
+    assert_eq!((first.base_offset(), first.last_offset()), (0, 2));
+    assert_eq!(
+        (first.header().producer_id, first.header().base_sequence),
+        (pid_a, 0)
+    );
+    // A read inside a removed range returns the next surviving batch.
+    let gap = log.read(&p, 4, 1).await.unwrap();
+    assert_eq!(gap.batches[0].base_offset(), 5);
+    let gap = log.read(&p, 6, 1).await.unwrap();
+    assert_eq!(gap.batches[0].base_offset(), 8, "the marker, still kept");
+    // The retried idempotent batch is still recognised.
+    let retry = log
+        .append(
+            &p,
+            keyed(
+                &[("a", Some("1")), ("b", Some("1")), ("a", Some("2"))],
+                100,
+                idem,
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(retry.duplicate && retry.base_offset == 0);
+    // Nothing new is dirty: a second pass at the same time is not due.
+    assert_eq!(log.compact(5_500).await.unwrap().partitions, 0);
+    // Once b's tombstone expires, the next pass drops it.
+    log.compact(6_001).await.unwrap();
+    let keys: Vec<String> = contents(log, &p)
+        .await
+        .into_iter()
+        .map(|(_, k, _)| k)
+        .collect();
+    assert_eq!(keys, ["a", "c", "e"]);
+    let status = log.cleaner_status().await.unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].removed.records_removed, 6);
+    // What was compacted stays compacted after a restart.
+    let expected = contents(log, &p).await;
+    if let Some(f) = f.reopen() {
+        assert_eq!(contents(&f.log, &p).await, expected);
+        let state = f.log.partition(&p).await.unwrap();
+        assert_eq!(state.high_watermark, before.high_watermark);
+    }
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -1144,4 +1327,5 @@ conformance!(
     transactions,
     aborted_index_survives_reopen,
     cluster_id_is_kept_per_store,
+    compaction_keeps_the_latest_record_per_key,
 );

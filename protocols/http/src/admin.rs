@@ -69,6 +69,7 @@ pub(crate) async fn put_hub(
                 cleanup_policy: request.cleanup_policy,
                 timestamp_policy: request.timestamp_policy,
                 max_message_bytes: request.max_message_bytes,
+                compaction: hubgate_storage::CompactionUpdate::default(),
             };
             let info = state.storage.update_hub(&name, update).await?;
             Ok((StatusCode::OK, Json(describe(&info))).into_response())
@@ -88,6 +89,7 @@ pub(crate) async fn put_hub(
                 max_message_bytes: request
                     .max_message_bytes
                     .unwrap_or(defaults.max_message_bytes),
+                compaction: defaults.compaction,
             };
             config.validate()?;
             let info = state.storage.create_hub(&name, config).await?;

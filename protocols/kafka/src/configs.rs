@@ -208,6 +208,7 @@ pub(crate) fn reset_all() -> HubUpdate {
         cleanup_policy: Some(defaults.cleanup_policy),
         timestamp_policy: Some(defaults.timestamp_policy),
         max_message_bytes: Some(defaults.max_message_bytes),
+        compaction: hubgate_storage::CompactionUpdate::all(&defaults.compaction),
     }
 }
 

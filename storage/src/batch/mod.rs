@@ -25,6 +25,7 @@
 //! read from the wire is checked against [`Limits`] before memory is reserved for it.
 
 mod compression;
+mod rebuild;
 mod records;
 mod varint;
 

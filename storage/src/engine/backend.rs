@@ -144,6 +144,16 @@ pub(crate) trait PartitionStore: Send + Sync + 'static {
     /// (all but the last one, which may still bound later lookups), and writes `meta` with
     /// `stored_bytes` reduced by what was freed — in one atomic write. Returns what was freed.
     fn truncate_front(&self, meta: &mut PartitionMeta) -> Result<RetentionReport>;
+
+    /// Applies the cleaner's `changes` (each batch removed or replaced at its base offset),
+    /// removes the aborted-index entries whose marker offsets are in `markers_removed`, and
+    /// writes `meta` — in one atomic write.
+    fn rewrite(
+        &self,
+        changes: &[super::compact::Rewrite],
+        markers_removed: &[Offset],
+        meta: &PartitionMeta,
+    ) -> Result<()>;
 }
 
 /// A hub as loaded at start-up.

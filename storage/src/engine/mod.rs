@@ -8,6 +8,7 @@
 
 pub(crate) mod backend;
 mod commit;
+mod compact;
 mod notify;
 mod objects;
 mod txn;
@@ -36,6 +37,7 @@ use crate::record::{Offset, Record};
 use crate::txn::{AbortedTxn, TxnRecord};
 use backend::{Backend, BatchSummary, PartitionMeta, PartitionStore, TimeSeek};
 use commit::GroupCommit;
+pub(crate) use compact::Rewrite;
 use notify::Watermarks;
 
 /// Bytes read per step while scanning for a timestamp.
@@ -111,6 +113,8 @@ struct PartitionEntry<P> {
     producers: Mutex<HashMap<i64, ProducerState>>,
     /// Aborted transactions by marker offset; locked only while `tail` is held.
     aborted: Mutex<Vec<AbortedTxn>>,
+    /// The cleaner's state; held for a whole compaction pass.
+    cleaner: tokio::sync::Mutex<compact::CleanerState>,
 }
 
 impl<P> PartitionEntry<P> {
@@ -126,6 +130,7 @@ impl<P> PartitionEntry<P> {
             }),
             producers: Mutex::new(HashMap::new()),
             aborted: Mutex::new(Vec::new()),
+            cleaner: tokio::sync::Mutex::default(),
         })
     }
 
@@ -511,7 +516,7 @@ impl<B: Backend> Log for Engine<B> {
         Capabilities {
             contiguous_offsets: true,
             delete_records: true,
-            compaction: false,
+            compaction: true,
             transactions: true,
             shared: false,
             durable: self.backend.durable(),
@@ -839,6 +844,14 @@ impl<B: Backend> Log for Engine<B> {
             self.durable().await?;
         }
         Ok(total)
+    }
+
+    async fn compact(&self, now_ms: i64) -> Result<crate::compaction::CompactionReport> {
+        self.compact_all(now_ms).await
+    }
+
+    async fn cleaner_status(&self) -> Result<Vec<crate::compaction::CleanerStatus>> {
+        Ok(self.cleaner_statuses().await)
     }
 
     async fn flush(&self) -> Result<()> {

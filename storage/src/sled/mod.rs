@@ -6,6 +6,7 @@
 //! quarter segment as separate files and never fsyncs them). Batches are stored in small
 //! pieces (see [`keys::CHUNK_BYTES`]) so that no node reaches that size in the first place.
 
+mod compact;
 mod keys;
 mod objects;
 mod partition;

@@ -3,6 +3,7 @@
 use bytes::BytesMut;
 
 use crate::batch::RecordBatch;
+use crate::engine::Rewrite;
 use crate::engine::backend::{BatchSummary, PartitionMeta, PartitionStore, TimeSeek};
 use crate::error::{Error, Result};
 use crate::hub::PartitionId;
@@ -25,6 +26,10 @@ pub(crate) struct SledPartition {
 impl SledPartition {
     pub(super) fn new(tree: sled::Tree) -> Self {
         Self { tree }
+    }
+
+    pub(super) fn tree(&self) -> &sled::Tree {
+        &self.tree
     }
 
     /// Reads the persisted meta and checks it against the newest stored batch, whose CRC is
@@ -252,6 +257,15 @@ impl PartitionStore for SledPartition {
         write.insert(META, &meta.encode()[..]);
         self.tree.apply_batch(write)?;
         Ok(report)
+    }
+
+    fn rewrite(
+        &self,
+        changes: &[Rewrite],
+        markers_removed: &[Offset],
+        meta: &PartitionMeta,
+    ) -> Result<()> {
+        self.apply_rewrite(changes, markers_removed, meta)
     }
 }
 
