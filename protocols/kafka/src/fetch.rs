@@ -41,11 +41,11 @@ struct Wanted {
     target: Result<PartitionId, i16>,
 }
 
-/// Answers a Fetch request.
 /// Largest Fetch response the broker builds, whatever the client asks for: Kafka's
 /// `fetch.max.bytes` default, 55 MiB.
 pub(crate) const FETCH_MAX_BYTES: usize = 55 * 1024 * 1024;
 
+/// Answers a Fetch request.
 pub(crate) async fn handle(h: &Handler, request: FetchRequest, version: i16) -> FetchResponse {
     if version >= 7 && request.session_epoch > 0 {
         return FetchResponse::default().with_error_code(code::FETCH_SESSION_ID_NOT_FOUND);

@@ -12,7 +12,9 @@ pub const PREFIX_LEN: usize = 4;
 /// Smallest request a frame can hold: api key, api version and correlation id.
 pub const MIN_REQUEST_LEN: usize = 8;
 
-/// Most room added to the read buffer per read while a frame is incomplete.
+/// Least room added to the read buffer while a frame is incomplete; beyond it the room grows
+/// with the bytes already buffered (at most doubling them), so a large frame is read with a
+/// logarithmic number of reallocations and a length prefix alone reserves one chunk.
 pub const READ_CHUNK: usize = 64 * 1024;
 
 /// A framing error: the connection must be closed.
@@ -30,8 +32,8 @@ pub enum FrameError {
 /// Takes one whole frame (without its prefix) off the front of `buf`.
 ///
 /// Returns `Ok(None)` when more bytes are needed; in that case `buf` gets room for at most
-/// [`READ_CHUNK`] more bytes, never the frame's declared size: memory follows the bytes that
-/// actually arrive, so a length prefix alone costs nothing.
+/// [`READ_CHUNK`] or as many bytes as it already holds, whichever is more, never the frame's
+/// declared size: memory follows the bytes that actually arrive.
 ///
 /// # Errors
 /// [`FrameError`] for a negative, oversized or undersized frame.
@@ -45,7 +47,7 @@ pub fn decode(buf: &mut BytesMut, max_frame: usize) -> Result<Option<Bytes>, Fra
         return Err(FrameError::TooShort(len));
     }
     if buf.len() < PREFIX_LEN + len {
-        buf.reserve((PREFIX_LEN + len - buf.len()).min(READ_CHUNK));
+        buf.reserve((PREFIX_LEN + len - buf.len()).min(READ_CHUNK.max(buf.len())));
         return Ok(None);
     }
     buf.advance(PREFIX_LEN);
