@@ -124,6 +124,10 @@ pub enum Error {
     /// The log has been closed.
     #[error("the log is closed")]
     Closed,
+    /// A durability sync failed. What it covered is never acknowledged nor made visible, and
+    /// the log accepts no more writes until the process restarts (fail-stop); reads go on.
+    #[error("storage failed and accepts no writes until restart: {0}")]
+    StorageFailed(String),
     /// The sled database failed.
     #[error("sled: {0}")]
     Sled(#[from] sled::Error),

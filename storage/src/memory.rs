@@ -22,6 +22,9 @@ use crate::txn::{AbortedTxn, TxnRecord};
 pub(crate) struct MemoryBackend {
     producer_ids: AtomicI64,
     objects: crate::memory_objects::MemoryObjects,
+    /// Tests only: pretend to be durable, with a sync that fails while the flag is set.
+    #[cfg(test)]
+    pub(crate) sync_fault: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 #[derive(Debug, Default)]
@@ -169,6 +172,10 @@ impl Backend for MemoryBackend {
     type Partition = MemoryPartition;
 
     fn durable(&self) -> bool {
+        #[cfg(test)]
+        if self.sync_fault.is_some() {
+            return true;
+        }
         false
     }
 
@@ -223,6 +230,14 @@ impl Backend for MemoryBackend {
     }
 
     fn sync(&self) -> Result<()> {
+        #[cfg(test)]
+        if self
+            .sync_fault
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst))
+        {
+            return Err(std::io::Error::other("injected sync failure").into());
+        }
         Ok(())
     }
 }

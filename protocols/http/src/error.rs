@@ -71,6 +71,9 @@ impl ApiError {
                     (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge")
                 }
                 StorageError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "ServerBusy"),
+                StorageError::StorageFailed(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+                }
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
             },
         }

@@ -46,6 +46,7 @@ pub(crate) mod code {
     pub(crate) const CONCURRENT_TRANSACTIONS: i16 = 51;
     pub(crate) const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
     pub(crate) const OPERATION_NOT_ATTEMPTED: i16 = 55;
+    pub(crate) const KAFKA_STORAGE_ERROR: i16 = 56;
     pub(crate) const SASL_AUTHENTICATION_FAILED: i16 = 58;
     pub(crate) const UNKNOWN_PRODUCER_ID: i16 = 59;
     pub(crate) const NON_EMPTY_GROUP: i16 = 68;
@@ -82,6 +83,10 @@ pub(crate) fn storage_code(error: &StorageError) -> i16 {
         StorageError::DuplicateSequence { .. } => code::DUPLICATE_SEQUENCE_NUMBER,
         StorageError::InvalidTxnState { .. } => code::INVALID_TXN_STATE,
         StorageError::ControlBatch => code::INVALID_RECORD,
+        StorageError::StorageFailed(_) | StorageError::Io(_) | StorageError::Sled(_) => {
+            tracing::error!(error = %error, "storage failure");
+            code::KAFKA_STORAGE_ERROR
+        }
         other => {
             tracing::error!(error = %other, "storage failure");
             code::UNKNOWN_SERVER_ERROR

@@ -41,6 +41,10 @@ struct Wanted {
     target: Result<PartitionId, i16>,
 }
 
+/// Largest Fetch response the broker builds, whatever the client asks for: Kafka's
+/// `fetch.max.bytes` default, 55 MiB.
+pub(crate) const FETCH_MAX_BYTES: usize = 55 * 1024 * 1024;
+
 /// Answers a Fetch request.
 pub(crate) async fn handle(h: &Handler, request: FetchRequest, version: i16) -> FetchResponse {
     if version >= 7 && request.session_epoch > 0 {
@@ -49,10 +53,11 @@ pub(crate) async fn handle(h: &Handler, request: FetchRequest, version: i16) -> 
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     let min_bytes = request.min_bytes.max(0) as usize;
+    // The client's `max_bytes` is min'ed with the broker's cap (Kafka's `fetch.max.bytes`).
     let max_bytes = if request.max_bytes > 0 {
-        request.max_bytes as usize
+        (request.max_bytes as usize).min(FETCH_MAX_BYTES)
     } else {
-        i32::MAX as usize
+        FETCH_MAX_BYTES
     };
     let read_committed = request.isolation_level == 1;
 

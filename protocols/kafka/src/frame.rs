@@ -12,6 +12,11 @@ pub const PREFIX_LEN: usize = 4;
 /// Smallest request a frame can hold: api key, api version and correlation id.
 pub const MIN_REQUEST_LEN: usize = 8;
 
+/// Least room added to the read buffer while a frame is incomplete; beyond it the room grows
+/// with the bytes already buffered (at most doubling them), so a large frame is read with a
+/// logarithmic number of reallocations and a length prefix alone reserves one chunk.
+pub const READ_CHUNK: usize = 64 * 1024;
+
 /// A framing error: the connection must be closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -26,8 +31,9 @@ pub enum FrameError {
 
 /// Takes one whole frame (without its prefix) off the front of `buf`.
 ///
-/// Returns `Ok(None)` when more bytes are needed; in that case `buf` is reserved up to the
-/// frame's size, which has been checked against `max_frame` first.
+/// Returns `Ok(None)` when more bytes are needed; in that case `buf` gets room for at most
+/// [`READ_CHUNK`] or as many bytes as it already holds, whichever is more, never the frame's
+/// declared size: memory follows the bytes that actually arrive.
 ///
 /// # Errors
 /// [`FrameError`] for a negative, oversized or undersized frame.
@@ -41,7 +47,7 @@ pub fn decode(buf: &mut BytesMut, max_frame: usize) -> Result<Option<Bytes>, Fra
         return Err(FrameError::TooShort(len));
     }
     if buf.len() < PREFIX_LEN + len {
-        buf.reserve(PREFIX_LEN + len - buf.len());
+        buf.reserve((PREFIX_LEN + len - buf.len()).min(READ_CHUNK.max(buf.len())));
         return Ok(None);
     }
     buf.advance(PREFIX_LEN);
@@ -96,6 +102,17 @@ mod tests {
         assert_eq!(decode(&mut at, 100), Ok(None));
         let mut over = BytesMut::from(&101i32.to_be_bytes()[..]);
         assert!(decode(&mut over, 100).is_err());
+    }
+
+    #[test]
+    fn a_large_declared_size_reserves_one_chunk_not_the_frame() {
+        let mut buf = BytesMut::from(&(90i32 * 1024 * 1024).to_be_bytes()[..]);
+        assert_eq!(decode(&mut buf, 100 * 1024 * 1024), Ok(None));
+        assert!(
+            buf.capacity() <= 2 * (READ_CHUNK + PREFIX_LEN),
+            "reserved {} bytes for a frame of which 0 bytes arrived",
+            buf.capacity()
+        );
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! after that ticket was issued has finished. One flusher thread runs the syncs back to back,
 //! so every sync covers all writes that finished while the previous one was running.
 //!
+//! A failed sync is fatal for what it covered: its waiters get [`Error::StorageFailed`], no later
+//! sync is trusted to cover their writes, and from then on every wait and every new write is
+//! refused (fail-stop) until the process restarts and recovery decides what is durable.
+//!
 //! Tickets count bytes: each write advances the ticket counter by its size, so the distance
 //! between the newest ticket and the durable one is the amount of unsynced data, which relaxed
 //! durability uses for backpressure.
@@ -23,9 +27,8 @@ pub(crate) type SyncFn = Box<dyn Fn() -> Result<()> + Send + Sync>;
 struct Progress {
     /// Every ticket up to this one is durable.
     durable: u64,
-    /// The last failed sync covered tickets up to this one (and above `durable`).
-    failed: u64,
-    error: Option<Arc<str>>,
+    /// Set by the first failed sync: nothing above `durable` becomes durable any more.
+    stopped: Option<Arc<str>>,
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +107,14 @@ impl GroupCommit {
         }
     }
 
+    /// Refuses with [`Error::StorageFailed`] once a sync has failed.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        match &self.shared.progress.borrow().stopped {
+            Some(reason) => Err(Error::StorageFailed(reason.to_string())),
+            None => Ok(()),
+        }
+    }
+
     /// Waits until the write behind `ticket` is durable.
     pub(crate) async fn wait(&self, ticket: u64) -> Result<()> {
         let mut progress = self.shared.progress.subscribe();
@@ -114,9 +125,8 @@ impl GroupCommit {
                 if p.durable >= ticket {
                     return Ok(());
                 }
-                if p.failed >= ticket {
-                    let reason = p.error.as_deref().unwrap_or("sync failed");
-                    return Err(Error::Io(std::io::Error::other(reason.to_owned())));
+                if let Some(reason) = &p.stopped {
+                    return Err(Error::StorageFailed(reason.to_string()));
                 }
             }
             if progress.changed().await.is_err() {
@@ -168,20 +178,24 @@ fn run_flusher(shared: &Shared, sync: &SyncFn) {
         // Every ticket issued up to here belongs to a write that completed before this sync
         // starts, so the sync covers it.
         let target = shared.issued.load(Ordering::SeqCst);
+        if shared.progress.borrow().stopped.is_some() {
+            // Fail-stop: a later sync must not vouch for writes an earlier one failed to cover.
+            durable = durable.max(target);
+            if shutdown {
+                return;
+            }
+            continue;
+        }
         match sync() {
             Ok(()) => {
                 durable = target;
                 shared.progress.send_modify(|p| p.durable = target);
             }
             Err(error) => {
-                tracing::error!(%error, "durability sync failed");
+                tracing::error!(%error, "durability sync failed; refusing writes until restart");
                 let message: Arc<str> = Arc::from(error.to_string());
-                shared.progress.send_modify(|p| {
-                    p.failed = target;
-                    p.error = Some(message);
-                });
-                // Do not spin on a persistent failure: the failed waiters have been answered,
-                // and the next request retries.
+                shared.progress.send_modify(|p| p.stopped = Some(message));
+                // The waiters have been answered; later requests are refused without a sync.
                 durable = durable.max(target);
             }
         }
@@ -225,7 +239,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_sync_fails_its_waiters_and_the_next_one_retries() {
+    async fn a_failed_sync_fails_its_waiters_and_stops_the_log() {
         let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let flag = Arc::clone(&fail);
         let gc = GroupCommit::start(Box::new(move || {
@@ -236,11 +250,18 @@ mod tests {
             }
         }))
         .unwrap();
+        gc.check_writable().unwrap();
         let t = gc.ticket(10);
-        assert!(matches!(gc.wait(t).await, Err(Error::Io(_))));
+        assert!(matches!(gc.wait(t).await, Err(Error::StorageFailed(_))));
+        // Even once the disk works again, nothing after the failure is trusted or accepted.
         fail.store(false, Ordering::SeqCst);
+        assert!(matches!(gc.check_writable(), Err(Error::StorageFailed(_))));
         let t = gc.ticket(10);
-        gc.wait(t).await.unwrap();
+        assert!(matches!(gc.wait(t).await, Err(Error::StorageFailed(_))));
+        assert!(
+            gc.unsynced() >= 20,
+            "the failed writes never count as durable"
+        );
     }
 
     #[tokio::test]

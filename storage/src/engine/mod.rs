@@ -413,6 +413,9 @@ impl<B: Backend> Engine<B> {
         producer: Option<(i64, &ProducerState)>,
         aborted: Option<&AbortedTxn>,
     ) -> Result<Option<u64>> {
+        if let Some(gc) = &self.group_commit {
+            gc.check_writable()?;
+        }
         let mut meta = tail.meta;
         meta.next_offset = batch.last_offset() + 1;
         meta.stored_bytes += batch.len() as u64;
@@ -964,5 +967,61 @@ impl<B: Backend> Engine<B> {
             }
         }
         self.durable().await
+    }
+}
+
+#[cfg(test)]
+mod fail_stop_tests {
+    use super::*;
+    use crate::batch::EncodeOptions;
+    use crate::memory::MemoryBackend;
+    use std::sync::atomic::AtomicBool;
+
+    fn batch(value: &'static str) -> RecordBatch {
+        let record = Record {
+            offset: 0,
+            timestamp: 1_000,
+            key: None,
+            value: Some(bytes::Bytes::from_static(value.as_bytes())),
+            headers: Vec::new(),
+        };
+        RecordBatch::encode(&[record], &EncodeOptions::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_hides_its_record_and_stops_writes_but_not_reads() {
+        let fault = Arc::new(AtomicBool::new(false));
+        let mut backend = MemoryBackend::default();
+        backend.sync_fault = Some(Arc::clone(&fault));
+        let log = Engine::open(backend, Durability::Strict).unwrap();
+        let hub = HubName::new("orders").unwrap();
+        log.create_hub(&hub, HubConfig::default()).await.unwrap();
+        let id = PartitionId::new(hub, 0);
+        log.append(&id, batch("acknowledged")).await.unwrap();
+
+        fault.store(true, Ordering::SeqCst);
+        let failed = log.append(&id, batch("sync failed")).await;
+        assert!(matches!(failed, Err(Error::StorageFailed(_))), "{failed:?}");
+        // The disk recovers, but the log stays stopped until restart.
+        fault.store(false, Ordering::SeqCst);
+        let refused = log.append(&id, batch("after the failure")).await;
+        assert!(
+            matches!(refused, Err(Error::StorageFailed(_))),
+            "{refused:?}"
+        );
+
+        let read = log.read(&id, 0, 1 << 20).await.unwrap();
+        assert_eq!(
+            read.state.high_watermark, 1,
+            "only the synced record is visible"
+        );
+        let values: Vec<_> = read
+            .batches
+            .iter()
+            .flat_map(|b| b.records(&Limits::default()).unwrap())
+            .filter(|r| r.offset < read.state.high_watermark)
+            .map(|r| r.value.unwrap())
+            .collect();
+        assert_eq!(values, vec![bytes::Bytes::from_static(b"acknowledged")]);
     }
 }
