@@ -84,18 +84,19 @@ def test_kafka_admin_confluent_topic_lifecycle(gateway, hub_name):
     assert configs["retention.bytes"] == ("-1", SOURCE_DEFAULT)
     assert configs["max.message.bytes"] == ("1048588", SOURCE_DEFAULT)
 
-    # Compaction is not implemented by the storage: refused, not silently accepted.
-    compact = ConfigResource(
-        ConfigResource.Type.TOPIC,
-        hub_name,
-        incremental_configs=[
-            ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET)
-        ],
-    )
+    # A hub switches between delete and compact; a policy Kafka does not define is refused.
+    def set_policy(policy):
+        entry = ConfigEntry("cleanup.policy", policy, incremental_operation=AlterConfigOpType.SET)
+        wait(admin.incremental_alter_configs([ConfigResource(ConfigResource.Type.TOPIC, hub_name, incremental_configs=[entry])]))
+
+    set_policy("compact")
+    assert topic_configs(admin, hub_name)["cleanup.policy"] == ("compact", SOURCE_TOPIC)
     with pytest.raises(KafkaException) as refused:
-        wait(admin.incremental_alter_configs([compact]))
+        set_policy("compacted")
     assert refused.value.args[0].code() == 40  # INVALID_CONFIG
-    assert topic_configs(admin, hub_name)["cleanup.policy"] == ("delete", SOURCE_DEFAULT)
+    assert topic_configs(admin, hub_name)["cleanup.policy"] == ("compact", SOURCE_TOPIC)
+    set_policy("delete")
+    assert topic_configs(admin, hub_name)["cleanup.policy"][0] == "delete"
 
     wait(admin.create_partitions([NewPartitions(hub_name, 5)]))
     metadata = admin.list_topics(hub_name, timeout=10)
